@@ -1,0 +1,72 @@
+"""Developer sessions: ``nox`` runs lint, typecheck and tests; ``nox -s bench`` measures."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import nox
+
+nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+nox.options.default_venv_backend = "venv"
+
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+
+# Debian packages that the end-to-end tests drive: a real IRC client nobody here
+# wrote (irssi) inside a real terminal (tmux), and openssl's s_client for TLS.
+E2E_DEBIAN_PACKAGES = {"irssi": "irssi", "tmux": "tmux", "openssl": "openssl"}
+
+
+def _group(name: str) -> list[str]:
+    return list(nox.project.dependency_groups(PYPROJECT, name))
+
+
+def _apt_install(session: nox.Session, commands: dict[str, str]) -> None:
+    """Install the Debian packages behind any missing command, when we can.
+
+    Tests that need a command skip with a reason when it is still missing, so a
+    developer on another system can run the suite; on Debian as root (CI, our
+    machines) the packages are installed and nothing skips.
+    """
+    missing = sorted({pkg for cmd, pkg in commands.items() if shutil.which(cmd) is None})
+    if not missing:
+        return
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        session.warn(f"cannot install {missing}: not root on Debian; their tests will skip")
+        return
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True, env=env)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Formatting and lint rules (ruff)."""
+    session.install(*_group("lint"))
+    session.run("ruff", "format", "--check", ".")
+    session.run("ruff", "check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict over the package, the tests, the benchmarks and this file."""
+    session.install("-e", ".", *_group("typecheck"))
+    session.run("mypy")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The whole test suite, end-to-end tests with real processes included."""
+    _apt_install(session, E2E_DEBIAN_PACKAGES)
+    session.install("-e", ".", *_group("test"))
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def fmt(session: nox.Session) -> None:
+    """Rewrite the tree into shape (ruff format + safe fixes)."""
+    session.install(*_group("lint"))
+    session.run("ruff", "format", ".")
+    session.run("ruff", "check", "--fix", ".")

@@ -1,0 +1,50 @@
+"""The ``triochat`` command: ``serve`` runs a server, ``connect`` runs a client.
+
+Only this module (and the client's terminal adapter) knows about argv, stdout
+and exit codes; everything it calls is importable and tested on its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from . import _client_cli, _serve_cli
+
+__all__ = ["main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="triochat",
+        description="A chat server and client on Trio, speaking IRC.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = commands.add_parser("serve", help="run a chat server")
+    _serve_cli.add_arguments(serve)
+    serve.set_defaults(run=_serve_cli.run)
+    connect = commands.add_parser("connect", help="chat on a server")
+    _client_cli.add_arguments(connect)
+    connect.set_defaults(run=_client_cli.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line ``argv`` and return the process exit code."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=getattr(args, "log_level", "WARNING"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    code: int = args.run(args)
+    return code
+
+
+def env_default(name: str) -> str | None:
+    """A setting from the environment, for options that must not sit in argv."""
+    return os.environ.get(name) or None

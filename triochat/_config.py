@@ -1,0 +1,42 @@
+"""The server's settings, in one frozen record that every layer reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+__all__ = ["DEFAULT_MOTD", "ServerConfig"]
+
+DEFAULT_MOTD: Final = (
+    "Welcome to triochat, a chat server built on Trio's structured concurrency.",
+    "Type /join #lobby to meet people, or HELP to see every command.",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """How a triochat server behaves; the defaults suit a server for people.
+
+    Times are in seconds. ``sendq_bytes`` bounds what may wait for one slow
+    reader before it is disconnected ("SendQ exceeded"): large enough that a
+    busy server never kicks a healthy client, small enough to bound memory.
+    """
+
+    server_name: str = "triochat"
+    network_name: str = "triochat"
+    password: str | None = None
+    motd: tuple[str, ...] | None = DEFAULT_MOTD
+    #: A connection must finish NICK/USER (and CAP END) within this time.
+    registration_timeout: float = 60.0
+    #: After this much silence from a client, the server sends it a PING.
+    ping_interval: float = 120.0
+    #: A PINGed client that stays silent this long is disconnected.
+    ping_timeout: float = 60.0
+    #: Bytes that may wait in one client's outbox before it is disconnected.
+    sendq_bytes: int = 4 * 1024 * 1024
+    #: Time allowed to flush a closing connection's last lines.
+    close_timeout: float = 5.0
+    #: On shutdown, time allowed for every client to receive its ERROR line.
+    shutdown_grace: float = 5.0
+    #: Channels one client may be in at once (CHANLIMIT).
+    max_channels: int = 50
