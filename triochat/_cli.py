@@ -10,9 +10,12 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from . import _client_cli, _serve_cli
+from . import _cli_serve, _client_cli
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = ["main"]
 
@@ -25,8 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = commands.add_parser("serve", help="run a chat server")
-    _serve_cli.add_arguments(serve)
-    serve.set_defaults(run=_serve_cli.run)
+    _cli_serve.add_arguments(serve)
+    serve.set_defaults(run=_cli_serve.run)
     connect = commands.add_parser("connect", help="chat on a server")
     _client_cli.add_arguments(connect)
     connect.set_defaults(run=_client_cli.run)

@@ -136,7 +136,7 @@ class LineReader:
         """Bytes held for a line not yet complete."""
         return len(self._buffer)
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes | bytearray) -> None:
         """Add bytes received from the peer."""
         self._buffer += data
 

@@ -27,9 +27,7 @@ CHANNEL_PREFIXES: Final = "#"
 MAX_NICK_LENGTH: Final = 30
 MAX_CHANNEL_LENGTH: Final = 50
 
-_FOLD: Final = str.maketrans(
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZ[]\\~", "abcdefghijklmnopqrstuvwxyz{}|^"
-)
+_FOLD: Final = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ[]\\~", "abcdefghijklmnopqrstuvwxyz{}|^")
 # The classic nickname grammar (RFC 2812 section 2.3.1): every client parses it.
 _NICK: Final = re.compile(r"[A-Za-z\[\]\\`_^{|}][A-Za-z0-9\[\]\\`_^{|}-]*")
 # Channel names may hold any UTF-8 except separators and control characters.

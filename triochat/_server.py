@@ -1,0 +1,359 @@
+"""The server's trio layer: connections, their tasks, timers, fan-out and shutdown.
+
+Everything that decides *what* happens lives in :mod:`._state` (pure) and
+:mod:`._irc` (sans-IO); this module only moves bytes and time:
+
+* one nursery per connection: the reader is its body, a writer task drains
+  the connection's outbox, and timers (registration, ping) are deadlines on
+  the reader's receive;
+* every delivery is a non-blocking ``send_nowait`` into the recipient's
+  bounded outbox, so a stalled reader never slows the room: when its queued
+  bytes pass ``sendq_bytes`` it is disconnected ("SendQ exceeded");
+* every expected way for a connection to end (EOF, reset, timeout, protocol
+  error, a bug in one handler) is handled inside that connection's handler, so
+  nothing ever reaches the accept loop or another connection.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from functools import partial
+from typing import TYPE_CHECKING, Any, Final
+
+import trio
+
+from ._config import ServerConfig
+from ._irc import (
+    LINE_TOO_LONG,
+    LineReader,
+    LineTooLong,
+    Message,
+    RemoteProtocolError,
+    parse,
+    serialize,
+)
+from ._state import Client, Close, ConnId, Effect, Send, ServerState
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Sequence
+
+__all__ = ["ChatServer", "serve"]
+
+log = logging.getLogger("triochat.server")
+
+#: Bytes asked of the transport per read: big reads amortise the per-read cost.
+RECEIVE_BYTES: Final = 65536
+#: The SendQ bound for the server's own last words (ERROR, PING): always queued.
+_UNBOUNDED: Final = 1 << 62
+
+
+class _Member:
+    """The trio side of one connection: its outbox and the scopes that end it."""
+
+    __slots__ = (
+        "client",
+        "closing",
+        "conn",
+        "kicked",
+        "outbox",
+        "queued",
+        "quit_reason",
+        "read_scope",
+        "scope",
+    )
+
+    def __init__(self, client: Client, outbox: trio.MemorySendChannel[bytes]) -> None:
+        self.conn = client.conn
+        self.client = client
+        self.outbox = outbox
+        self.queued = 0  # bytes in the outbox, not yet taken by the writer
+        #: Cancelled to drop the connection at once (a kick).
+        self.scope = trio.CancelScope()
+        #: Cancelled to stop reading, so that what is queued can still be flushed.
+        self.read_scope = trio.CancelScope()
+        self.closing = False
+        self.kicked = False
+        #: Why the connection ends, as its peers will read it in QUIT.
+        self.quit_reason: str | None = None
+
+    def deliver(self, data: bytes, sendq_bytes: int) -> None:
+        """Queue ``data`` without waiting; disconnect a reader that fell too far behind."""
+        if self.closing:
+            return
+        if self.queued + len(data) > sendq_bytes:
+            self.kick("SendQ exceeded")
+            return
+        try:
+            self.outbox.send_nowait(data)
+        except trio.WouldBlock:
+            self.kick("SendQ exceeded")
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass  # the writer is already gone; the connection is ending
+        else:
+            self.queued += len(data)
+
+    def finish(self) -> None:
+        """Stop reading and accept nothing more; the writer flushes what is queued."""
+        self.closing = True
+        self.outbox.close()
+        self.read_scope.cancel()
+
+    def close(self, error: str) -> None:
+        """Say goodbye with ``ERROR :error`` after what is queued, then hang up."""
+        if not self.closing:
+            self.deliver(serialize(Message("ERROR", (error,))), _UNBOUNDED)
+            self.finish()
+
+    def kick(self, reason: str) -> None:
+        """Drop the connection now, without flushing: it is not reading."""
+        if not self.kicked:
+            self.kicked = True
+            self.quit_reason = reason
+            self.finish()
+            self.scope.cancel()
+
+
+def _peer_host(stream: trio.abc.Stream) -> str:
+    """The address of the peer, as shown in ``nick!user@host``."""
+    while isinstance(stream, trio.SSLStream):
+        stream = stream.transport_stream
+    if isinstance(stream, trio.SocketStream):
+        address = stream.socket.getpeername()
+        if isinstance(address, tuple):
+            return str(address[0])
+    return "localhost"
+
+
+class ChatServer:
+    """A running chat server: the shared state plus one handler per connection."""
+
+    def __init__(self, config: ServerConfig | None = None) -> None:
+        self.config = config or ServerConfig()
+        self.state = ServerState(self.config)
+        self._members: dict[ConnId, _Member] = {}
+        self._ids = itertools.count(1)
+
+    @property
+    def connection_count(self) -> int:
+        """Connections being handled right now."""
+        return len(self._members)
+
+    async def serve(
+        self,
+        listeners: Sequence[trio.abc.Listener[Any]],
+        *,
+        shutdown_trigger: Callable[[], Awaitable[object]] | None = None,
+        task_status: trio.TaskStatus[ChatServer] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Accept connections on ``listeners`` until ``shutdown_trigger`` returns.
+
+        Then stop accepting, tell every client why with ``ERROR``, and give them
+        ``shutdown_grace`` seconds to receive it before the remaining
+        connections are cut. Without a trigger, it serves until cancelled.
+        """
+        async with trio.open_nursery() as connections:
+            async with trio.open_nursery() as acceptors:
+                await acceptors.start(
+                    partial(
+                        trio.serve_listeners,
+                        self.handle_connection,
+                        list(listeners),
+                        handler_nursery=connections,
+                    )
+                )
+                log.info("serving on %d listener(s)", len(listeners))
+                task_status.started(self)
+                if shutdown_trigger is None:
+                    await trio.sleep_forever()
+                else:
+                    await shutdown_trigger()
+                acceptors.cancel_scope.cancel()
+            log.info("shutting down: closing %d connection(s)", len(self._members))
+            for member in list(self._members.values()):
+                member.close("Server shutting down")
+            connections.cancel_scope.deadline = trio.current_time() + self.config.shutdown_grace
+
+    async def handle_connection(self, stream: trio.abc.Stream) -> None:
+        """Serve one client from its first byte to its last; never raises."""
+        conn = ConnId(next(self._ids))
+        self.state.connect(conn, _peer_host(stream))
+        outbox, queued = trio.open_memory_channel[bytes](self.config.sendq_bytes)
+        member = _Member(self.state.clients[conn], outbox)
+        self._members[conn] = member
+        log.debug("connection %d opened", conn)
+        try:
+            with member.scope:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._write_loop, stream, queued, member)
+                    await self._read_loop(stream, member)
+                    member.finish()
+                    # The writer flushes what is queued, within a bounded time.
+                    nursery.cancel_scope.deadline = trio.current_time() + self.config.close_timeout
+        except* (trio.BrokenResourceError, trio.ClosedResourceError):
+            member.quit_reason = member.quit_reason or "Connection reset by peer"
+        except* Exception:
+            log.exception("connection %d failed; dropping it", conn)
+            member.quit_reason = "Internal server error"
+        finally:
+            reason = member.quit_reason or "Connection closed"
+            del self._members[conn]
+            try:
+                self._apply(self.state.disconnect(conn, reason))
+            except Exception:
+                log.exception("cleaning up connection %d failed", conn)
+            try:
+                await self._hang_up(stream, member)
+            finally:
+                await trio.aclose_forcefully(stream)
+            log.debug("connection %d closed: %s", conn, reason)
+
+    async def _hang_up(self, stream: trio.abc.Stream, member: _Member) -> None:
+        """Close the transport, politely and within ``close_timeout``."""
+        with trio.move_on_after(self.config.close_timeout):
+            try:
+                if member.kicked:
+                    # Its writer was cut off, maybe mid-line: end that line, then explain.
+                    error = f"Closing link: {member.quit_reason}"
+                    await stream.send_all(b"\r\n" + serialize(Message("ERROR", (error,))))
+                if isinstance(stream, trio.abc.HalfCloseableStream):
+                    # Half-close, then drain: closing with unread input would
+                    # send a reset that can destroy our last lines in flight.
+                    await stream.send_eof()
+                    while await stream.receive_some(RECEIVE_BYTES):
+                        pass
+            except (trio.BrokenResourceError, trio.ClosedResourceError, trio.BusyResourceError):
+                pass
+            await stream.aclose()
+
+    async def _read_loop(self, stream: trio.abc.Stream, member: _Member) -> None:
+        """Read and handle the client's lines until it leaves or must go."""
+        config = self.config
+        state = self.state
+        conn = member.conn
+        reader = LineReader()
+        deadline = trio.current_time() + config.registration_timeout
+        pinged = False
+        with member.read_scope:
+            while True:
+                with trio.move_on_at(deadline) as timer:
+                    data = await stream.receive_some(RECEIVE_BYTES)
+                if timer.cancelled_caught:
+                    if not member.client.registered:
+                        member.quit_reason = "Registration timed out"
+                    elif pinged:
+                        member.quit_reason = f"Ping timeout: {config.ping_timeout:g} seconds"
+                    else:
+                        ping = Message("PING", (config.server_name,))
+                        member.deliver(serialize(ping), _UNBOUNDED)
+                        pinged = True
+                        deadline = trio.current_time() + config.ping_timeout
+                        continue
+                    member.close(f"Closing link: {member.quit_reason}")
+                    return
+                if not data:
+                    return
+                pinged = False
+                if member.client.registered:
+                    deadline = trio.current_time() + config.ping_interval
+                reader.feed(data)
+                for line in reader.lines():
+                    effects: list[Effect]
+                    if line is LINE_TOO_LONG:
+                        effects = state.reject(conn, LineTooLong("line too long"))
+                    else:
+                        try:
+                            message = parse(line)
+                        except RemoteProtocolError as error:
+                            effects = state.reject(conn, error)
+                        else:
+                            effects = state.handle(conn, message)
+                    self._apply(effects)
+                    if member.closing:
+                        return
+
+    async def _write_loop(
+        self,
+        stream: trio.abc.Stream,
+        queued: trio.MemoryReceiveChannel[bytes],
+        member: _Member,
+    ) -> None:
+        """Send everything queued for the client, as few writes as possible."""
+        with queued:
+            while True:
+                try:
+                    first = await queued.receive()
+                except trio.EndOfChannel:
+                    return
+                batch = [first]
+                while True:
+                    try:
+                        batch.append(queued.receive_nowait())
+                    except (trio.WouldBlock, trio.EndOfChannel):
+                        break
+                data = b"".join(batch) if len(batch) > 1 else first
+                member.queued -= len(data)
+                await stream.send_all(data)
+
+    def _apply(self, effects: list[Effect]) -> None:
+        """Carry out what the state decided."""
+        for effect in effects:
+            if isinstance(effect, Send):
+                self._fan_out(effect)
+            else:
+                self._close(effect)
+
+    def _close(self, effect: Close) -> None:
+        member = self._members.get(effect.conn)
+        if member is not None:
+            member.close(effect.reason)
+
+    def _fan_out(self, send: Send) -> None:
+        """Deliver one message to its targets, serializing it once per tag variant."""
+        message = send.message
+        members = self._members
+        sendq = self.config.sendq_bytes
+        variants: list[bytes | None] = [None, None, None, None]
+        for conn in send.targets:
+            member = members.get(conn)
+            if member is None:
+                continue
+            client = member.client
+            index = client.wants_time + 2 * client.wants_tags
+            data = variants[index]
+            if data is None:
+                data = variants[index] = _serialize_for(
+                    message, client.wants_time, client.wants_tags
+                )
+            member.deliver(data, sendq)
+
+
+def _serialize_for(message: Message, wants_time: bool, wants_tags: bool) -> bytes:
+    """``message`` with just the tags a recipient negotiated.
+
+    ``server-time`` brings the ``time`` tag; ``message-tags`` brings the rest.
+    """
+    tags = message.tags
+    if tags and not (wants_time and wants_tags):
+        tags = {
+            key: value
+            for key, value in tags.items()
+            if (wants_time if key == "time" else wants_tags)
+        }
+    return serialize(message, tags=tags)
+
+
+async def serve(
+    listeners: Sequence[trio.abc.Listener[Any]],
+    config: ServerConfig | None = None,
+    *,
+    shutdown_trigger: Callable[[], Awaitable[object]] | None = None,
+    task_status: trio.TaskStatus[ChatServer] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run a chat server on ``listeners`` (see :meth:`ChatServer.serve`).
+
+    ``await nursery.start(serve, listeners)`` returns the running
+    :class:`ChatServer` once it accepts connections.
+    """
+    server = ChatServer(config)
+    await server.serve(listeners, shutdown_trigger=shutdown_trigger, task_status=task_status)
