@@ -204,6 +204,8 @@ class ChatServer:
                 log.exception("cleaning up connection %d failed", conn)
             try:
                 await self._hang_up(stream, member)
+            except Exception:  # a transport broken in some unforeseen way
+                log.debug("connection %d: error while hanging up", conn, exc_info=True)
             finally:
                 await trio.aclose_forcefully(stream)
             log.debug("connection %d closed: %s", conn, reason)
@@ -253,6 +255,9 @@ class ChatServer:
                     return
                 if not data:
                     return
+                # receive_some was a schedule point, so the writers woken by the
+                # previous chunk's fan-out have run before this chunk's: a burst
+                # is spread over the outboxes chunk by chunk (fairness before kicking).
                 pinged = False
                 if member.client.registered:
                     deadline = trio.current_time() + config.ping_interval
