@@ -55,6 +55,8 @@ class IrcClient:
         self.nick = nick
         self._reader = LineReader(max_line_bytes=1 << 20)
         self._pending: deque[Message] = deque()
+        #: Messages that :meth:`expect` passed over, oldest first.
+        self.skipped: list[Message] = []
         self.eof = False
 
     async def send(self, *lines: str | bytes) -> None:
@@ -83,6 +85,7 @@ class IrcClient:
             message = await self.receive()
             if message.command == command and message.params[: len(params)] == params:
                 return message
+            self.skipped.append(message)
 
     async def collect_until(self, command: str) -> list[Message]:
         """Every message up to and including the first ``command``."""
