@@ -12,7 +12,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from . import _cli_serve, _client_cli
+from . import _cli_certs, _cli_serve, _client_cli
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -33,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     connect = commands.add_parser("connect", help="chat on a server")
     _client_cli.add_arguments(connect)
     connect.set_defaults(run=_client_cli.run)
+    certs = commands.add_parser("certs", help="create a development CA and server certificate")
+    _cli_certs.add_arguments(certs)
+    certs.set_defaults(run=_cli_certs.run)
     return parser
 
 

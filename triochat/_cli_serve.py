@@ -7,22 +7,26 @@ import os
 import resource
 import signal
 import sys
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import trio
 
 from ._config import DEFAULT_MOTD, ServerConfig
 from ._server import serve
+from ._tls import DEFAULT_CERT_DIR, SERVER_FILE, TlsSetupError, server_context
 
 if TYPE_CHECKING:
     import argparse
+    import ssl
 
 __all__ = ["add_arguments", "run"]
 
 log = logging.getLogger("triochat.serve")
 
 DEFAULT_PORT = 6667
+DEFAULT_TLS_PORT = 6697
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,8 +40,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--port",
         type=int,
-        default=DEFAULT_PORT,
-        help=f"TCP port (default: {DEFAULT_PORT}; 0 picks a free port and prints it)",
+        help=(
+            f"plain-text TCP port (default: {DEFAULT_PORT}, or none with --tls;"
+            " 0 picks a free port and prints it)"
+        ),
+    )
+    tls = parser.add_argument_group("TLS")
+    tls.add_argument(
+        "--tls",
+        action="store_true",
+        help="listen for TLS on --tls-port (with --port too, serve plain text as well)",
+    )
+    tls.add_argument(
+        "--tls-port",
+        type=int,
+        default=DEFAULT_TLS_PORT,
+        help=f"TLS port (default: {DEFAULT_TLS_PORT}, the IRC convention; 0 picks a free one)",
+    )
+    tls.add_argument(
+        "--cert",
+        type=Path,
+        default=DEFAULT_CERT_DIR / SERVER_FILE,
+        help="PEM certificate chain, with its private key unless --key (default: %(default)s)",
+    )
+    tls.add_argument("--key", type=Path, help="PEM private key, if not inside --cert")
+    tls.add_argument(
+        "--handshake-timeout",
+        type=float,
+        default=defaults.handshake_timeout,
+        metavar="SECONDS",
+        help="drop TLS clients that have not finished the handshake by then (default: %(default)s)",
     )
     parser.add_argument(
         "--server-name",
@@ -102,7 +134,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
             raise ValueError(f"--{name.replace('_', '-')} must be one word: {value!r}")
     if args.password is not None and any(c in args.password for c in " \r\n\0"):
         raise ValueError("the password cannot contain spaces or line breaks")
-    for name in ("registration_timeout", "ping_interval", "ping_timeout"):
+    for name in ("registration_timeout", "ping_interval", "ping_timeout", "handshake_timeout"):
         if getattr(args, name) <= 0:
             raise ValueError(f"--{name.replace('_', '-')} must be positive")
     return ServerConfig(
@@ -113,6 +145,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         registration_timeout=args.registration_timeout,
         ping_interval=args.ping_interval,
         ping_timeout=args.ping_timeout,
+        handshake_timeout=args.handshake_timeout,
     )
 
 
@@ -129,7 +162,8 @@ def _raise_file_limit() -> None:
     log.info("open-file limit: %d (about as many clients)", soft)
 
 
-def _address(listener: trio.SocketListener) -> str:
+def _address(listener: trio.abc.Listener[Any]) -> str:
+    assert isinstance(listener, trio.SocketListener)
     host, port, *_ = listener.socket.getsockname()
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
@@ -149,19 +183,45 @@ async def _watch_signals(
             stop.set()
 
 
-async def run_server(config: ServerConfig, host: str, port: int) -> int:
+async def open_listeners(
+    host: str, port: int | None, tls_port: int | None, context: ssl.SSLContext | None
+) -> list[trio.abc.Listener[Any]]:
+    """Plain listeners on ``port`` and TLS ones on ``tls_port``, whichever are given."""
+    listeners: list[trio.abc.Listener[Any]] = []
+    if port is not None:
+        listeners += await trio.open_tcp_listeners(port, host=host)
+    if tls_port is not None and context is not None:
+        for listener in await trio.open_tcp_listeners(tls_port, host=host):
+            listeners.append(trio.SSLListener(listener, context))
+    return listeners
+
+
+def _describe(listener: trio.abc.Listener[Any]) -> str:
+    if isinstance(listener, trio.SSLListener):
+        return f"{_address(listener.transport_listener)} (TLS)"
+    return _address(listener)
+
+
+async def run_server(
+    config: ServerConfig,
+    host: str,
+    port: int | None,
+    *,
+    tls_port: int | None = None,
+    tls_context: ssl.SSLContext | None = None,
+) -> int:
     """Listen, announce every bound address on stdout, and serve until told to stop."""
     async with trio.open_nursery() as nursery:
         stop = trio.Event()
         await nursery.start(_watch_signals, stop, nursery.cancel_scope)
         try:
-            listeners = await trio.open_tcp_listeners(port, host=host)
+            listeners = await open_listeners(host, port, tls_port, tls_context)
         except OSError as error:
-            print(f"triochat: cannot listen on {host}:{port}: {error.strerror}", file=sys.stderr)
+            print(f"triochat: cannot listen on {host}: {error.strerror}", file=sys.stderr)
             nursery.cancel_scope.cancel()
             return 1
         for listener in listeners:
-            print(f"triochat: listening on {_address(listener)}", flush=True)
+            print(f"triochat: listening on {_describe(listener)}", flush=True)
         await serve(listeners, config, shutdown_trigger=stop.wait)
         nursery.cancel_scope.cancel()
     log.info("stopped")
@@ -172,8 +232,19 @@ def run(args: argparse.Namespace) -> int:
     """Run ``triochat serve``."""
     try:
         config = config_from_args(args)
-    except ValueError as error:
+        tls_context = server_context(args.cert, args.key) if args.tls else None
+    except (ValueError, TlsSetupError) as error:
         print(f"triochat serve: {error}", file=sys.stderr)
         return 2
+    port = args.port if args.port is not None or args.tls else DEFAULT_PORT
     _raise_file_limit()
-    return trio.run(run_server, config, args.host, args.port)
+    return trio.run(
+        partial(
+            run_server,
+            config,
+            args.host,
+            port,
+            tls_port=args.tls_port if args.tls else None,
+            tls_context=tls_context,
+        )
+    )

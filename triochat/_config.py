@@ -26,6 +26,8 @@ class ServerConfig:
     network_name: str = "triochat"
     password: str | None = None
     motd: tuple[str, ...] | None = DEFAULT_MOTD
+    #: A TLS client must finish its handshake within this time.
+    handshake_timeout: float = 10.0
     #: A connection must finish NICK/USER (and CAP END) within this time.
     registration_timeout: float = 60.0
     #: After this much silence from a client, the server sends it a PING.

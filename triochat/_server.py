@@ -16,6 +16,7 @@ Everything that decides *what* happens lives in :mod:`._state` (pure) and
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 from functools import partial
@@ -176,6 +177,8 @@ class ChatServer:
 
     async def handle_connection(self, stream: trio.abc.Stream) -> None:
         """Serve one client from its first byte to its last; never raises."""
+        if isinstance(stream, trio.SSLStream) and not await self._tls_handshake(stream):
+            return
         conn = ConnId(next(self._ids))
         self.state.connect(conn, _peer_host(stream))
         outbox, queued = trio.open_memory_channel[bytes](self.config.sendq_bytes)
@@ -210,6 +213,29 @@ class ChatServer:
                 await trio.aclose_forcefully(stream)
             log.debug("connection %d closed: %s", conn, reason)
 
+    async def _tls_handshake(self, stream: trio.SSLStream[Any]) -> bool:
+        """Complete the handshake within ``handshake_timeout``; False (and closed) if not.
+
+        A slow or silent peer only ever holds its own task: the handshake runs
+        here, per connection, never in the accept loop.
+        """
+        host = _peer_host(stream)
+        with trio.move_on_after(self.config.handshake_timeout):
+            try:
+                await stream.do_handshake()
+            except trio.BrokenResourceError as error:
+                log.info("TLS handshake with %s failed: %s", host, error.__cause__ or error)
+                # Most often a plain-text client on the TLS port: tell it in its language.
+                notice = b"\r\nERROR :Closing link: this port speaks TLS; connect with TLS\r\n"
+                with trio.move_on_after(1):
+                    with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                        await stream.transport_stream.send_all(notice)
+            else:
+                return True
+        log.info("TLS handshake with %s did not complete", host)
+        await trio.aclose_forcefully(stream)
+        return False
+
     async def _hang_up(self, stream: trio.abc.Stream, member: _Member) -> None:
         """Close the transport, politely and within ``close_timeout``."""
         with trio.move_on_after(self.config.close_timeout):
@@ -236,6 +262,7 @@ class ChatServer:
         reader = LineReader()
         deadline = trio.current_time() + config.registration_timeout
         pinged = False
+        first_chunk = not isinstance(stream, trio.SSLStream)
         with member.read_scope:
             while True:
                 with trio.move_on_at(deadline) as timer:
@@ -255,6 +282,12 @@ class ChatServer:
                     return
                 if not data:
                     return
+                if first_chunk:
+                    first_chunk = False
+                    if data[0] == 0x16:  # a TLS handshake record: a TLS client, wrong port
+                        log.info("connection %d sent a TLS handshake to a plain port", conn)
+                        member.quit_reason = "TLS handshake on a plain-text port"
+                        return
                 # receive_some was a schedule point, so the writers woken by the
                 # previous chunk's fan-out have run before this chunk's: a burst
                 # is spread over the outboxes chunk by chunk (fairness before kicking).
