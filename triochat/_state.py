@@ -153,6 +153,16 @@ def _iso_time(timestamp: float) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
+def _middle(param: str) -> str:
+    """``param`` as a middle parameter of a reply: ``*`` when it could not be written.
+
+    Replies often name what the client sent (a nick, a channel, a command); that
+    text may be empty, hold a space or start with ``:`` (it came as a trailing
+    parameter), and then cannot be a middle parameter on the wire.
+    """
+    return "*" if not param or " " in param or param.startswith(":") else param
+
+
 def _truncate(text: str, limit: int) -> str:
     """``text`` cut to at most ``limit`` UTF-8 bytes, never inside a character."""
     encoded = text.encode()
@@ -294,7 +304,9 @@ class ServerState:
         self._effects.append(Send((client.conn,), message))
 
     def _numeric(self, client: Client, code: str, *params: str) -> None:
-        self._send(client, Message(code, (client.nick, *params), self.config.server_name))
+        middle = (client.nick, *params[:-1])
+        params = (*map(_middle, middle), *params[-1:])
+        self._send(client, Message(code, params, self.config.server_name))
 
     def _event(self, client: Client, command: str, *params: str) -> Message:
         """A message from ``client`` to others, stamped with the server time."""
@@ -506,7 +518,7 @@ class ServerState:
             client.channels[key] = channel
             self._to_channel(channel, self._event(client, "JOIN", channel.name))
             if client.away is not None:
-                self._away_notify(client, channel)
+                self._away_notify(client, (channel,))
             if channel.topic:
                 self._topic_reply(client, channel)
             self._names_reply(client, channel)
@@ -544,7 +556,10 @@ class ServerState:
         if channel is None:
             return
         reason = _truncate(message.param(2) or client.nick, KICK_LENGTH)
-        for nick in message.params[1].split(","):
+        for index, nick in enumerate(message.params[1].split(",")):
+            # A kicker who just kicked itself (or emptied the channel) may kick no more.
+            if index and self._operated_channel(client, channel.name) is None:
+                return
             target = self._nicks.get(casefold(nick))
             if target is None or target.conn not in channel.members:
                 self._numeric(
@@ -560,8 +575,6 @@ class ServerState:
             )
             del target.channels[casefold(channel.name)]
             self._remove_member(channel, target)
-            if casefold(channel.name) not in self.channels:
-                return
 
     def _operated_channel(self, client: Client, name: str) -> Channel | None:
         """The channel ``name`` if ``client`` may operate on it; otherwise say why."""
@@ -620,11 +633,11 @@ class ServerState:
             entries.append(
                 self._member_prefix(client, status) + (member.source if long_names else member.nick)
             )
-        head = len(f":{self.config.server_name} 353 {client.nick} = {channel.name} :\r\n")
+        head = len(f":{self.config.server_name} 353 {client.nick} = {channel.name} :\r\n".encode())
         line: list[str] = []
         size = head
         for entry in entries:
-            if line and size + len(entry) + 1 > MAX_BODY_BYTES:
+            if line and size + len(entry.encode()) + 1 > MAX_BODY_BYTES:
                 self._numeric(client, rpl.RPL_NAMREPLY, "=", channel.name, " ".join(line))
                 line, size = [], head
             line.append(entry)
@@ -684,7 +697,10 @@ class ServerState:
         tags["time"] = _iso_time(self._clock())
         client.last_spoke = self._clock()
         echo = "echo-message" in client.caps
-        for target in dict.fromkeys(targets):
+        unique: dict[str, str] = {}  # one delivery per target, compared as names are
+        for target in targets:
+            unique.setdefault(casefold(target), target)
+        for target in unique.values():
             params = (target, text) if needs_text else (target,)
             if is_channel(target):
                 channel = self.channels.get(casefold(target))
@@ -699,10 +715,10 @@ class ServerState:
                         )
                     continue
                 params = (channel.name, *params[1:])
+                # The echo goes to the sender even when it is not a member (-n).
                 recipients: Iterable[ConnId] = (
-                    channel.members
-                    if echo
-                    else (conn for conn in channel.members if conn != client.conn)
+                    *(conn for conn in channel.members if conn != client.conn),
+                    *((client.conn,) if echo else ()),
                 )
             else:
                 peer = self._nicks.get(casefold(target))
@@ -882,14 +898,14 @@ class ServerState:
             self._numeric(client, rpl.RPL_UNAWAY, "You are no longer marked as being away")
         else:
             self._numeric(client, rpl.RPL_NOWAWAY, "You have been marked as being away")
-        for channel in client.channels.values():
-            self._away_notify(client, channel)
+        self._away_notify(client, client.channels.values())
 
-    def _away_notify(self, client: Client, channel: Channel) -> None:
-        """Tell the members of ``channel`` who asked for ``away-notify``."""
+    def _away_notify(self, client: Client, channels: Iterable[Channel]) -> None:
+        """Tell the members of ``channels`` who asked for ``away-notify``, each once."""
+        members = dict.fromkeys(conn for channel in channels for conn in channel.members)
         listeners = tuple(
             conn
-            for conn in channel.members
+            for conn in members
             if conn != client.conn and "away-notify" in self.clients[conn].caps
         )
         if listeners:
