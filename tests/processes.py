@@ -1,0 +1,133 @@
+"""Real processes for end-to-end tests: ``triochat serve`` and friends, with bounded waits.
+
+These tests use real time and real sockets on 127.0.0.1 (port 0, read back from
+what the server prints), so every wait here has a deadline and fails loudly.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import pytest
+import trio
+
+from triochat._irc import LineReader
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Sequence
+
+LISTENING = re.compile(
+    r"triochat: listening on (?:\[(?P<v6>[^\]]+)\]|(?P<v4>[^:\s]+)):(?P<port>\d+)"
+)
+
+
+def require(command: str) -> str:
+    """The path of ``command``, or skip the test saying how to get it."""
+    path = shutil.which(command)
+    if path is None:
+        pytest.skip(f"{command} is not installed (on Debian: apt-get install {command})")
+    return path
+
+
+@dataclass
+class OutputLines:
+    """Lines a process writes, read as they come, searchable with a deadline."""
+
+    stream: trio.abc.ReceiveStream
+    lines: list[str] = field(default_factory=list)
+    _reader: LineReader = field(default_factory=lambda: LineReader(1 << 20))
+
+    async def wait_for(self, pattern: str, *, start: int = 0) -> re.Match[str]:
+        """The first line from index ``start`` on that matches ``pattern``."""
+        regex = re.compile(pattern)
+        index = start
+        while True:
+            while index < len(self.lines):
+                match = regex.search(self.lines[index])
+                if match:
+                    return match
+                index += 1
+            data = await self.stream.receive_some(65536)
+            if not data:
+                raise AssertionError(f"output ended before {pattern!r}; got {self.lines!r}")
+            self._reader.feed(data)
+            self.lines.extend(
+                line.decode(errors="replace")
+                for line in self._reader.lines()
+                if isinstance(line, bytes)
+            )
+
+
+@dataclass
+class ServerProcess:
+    """A running ``triochat serve``."""
+
+    process: trio.Process
+    output: OutputLines
+    ports: list[int]
+    tls_ports: list[int]
+
+    @property
+    def port(self) -> int:
+        return self.ports[0]
+
+    def interrupt(self) -> None:
+        """Press Ctrl-C."""
+        self.process.send_signal(signal.SIGINT)
+
+    async def stop(self) -> int:
+        """Ctrl-C, and the exit code (within a deadline)."""
+        self.interrupt()
+        with trio.fail_after(15):
+            return await self.process.wait()
+
+
+def triochat_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "triochat", *args]
+
+
+@asynccontextmanager
+async def serve(*args: str, cwd: str | None = None) -> AsyncIterator[ServerProcess]:
+    """Start ``triochat serve --port 0 ARGS`` and wait until it prints where it listens."""
+    command = triochat_command("serve", "--host", "127.0.0.1", *args)
+    if "--port" not in args and "--tls" not in args:
+        command += ["--port", "0"]
+    process = await trio.lowlevel.open_process(
+        command, stdout=subprocess.PIPE, cwd=cwd, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+    )
+    assert process.stdout is not None
+    output = OutputLines(process.stdout)
+    try:
+        with trio.fail_after(20):
+            await output.wait_for("listening on")
+            expected = 2 if ("--tls" in args and "--port" in args) else 1
+            while len(output.lines) < expected:
+                await output.wait_for("listening on", start=len(output.lines))
+        ports: list[int] = []
+        tls_ports: list[int] = []
+        for line in output.lines:
+            match = LISTENING.search(line)
+            if match:
+                (tls_ports if "(TLS)" in line else ports).append(int(match["port"]))
+        yield ServerProcess(process, output, ports, tls_ports)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            with trio.move_on_after(5):
+                await process.wait()
+
+
+async def run(command: Sequence[str]) -> subprocess.CompletedProcess[bytes]:
+    """Run a command to completion (within a minute), capturing its output."""
+    with trio.fail_after(60):
+        return await trio.run_process(
+            list(command), capture_stdout=True, capture_stderr=True, check=False
+        )
