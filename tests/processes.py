@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -131,3 +132,50 @@ async def run(command: Sequence[str]) -> subprocess.CompletedProcess[bytes]:
         return await trio.run_process(
             list(command), capture_stdout=True, capture_stderr=True, check=False
         )
+
+
+class Tmux:
+    """A private tmux server running one program in a pane we can type into and read."""
+
+    def __init__(self, tmux: str, name: str) -> None:
+        self._base = [tmux, "-L", name, "-f", "/dev/null"]
+
+    async def start(self, command: Sequence[str], *, width: int = 160, height: int = 48) -> None:
+        line = " ".join(shlex.quote(part) for part in command)
+        result = await run(
+            [
+                *self._base,
+                "new-session",
+                "-d",
+                "-s",
+                "e2e",
+                "-x",
+                str(width),
+                "-y",
+                str(height),
+                line,
+            ]
+        )
+        assert result.returncode == 0, result.stderr
+
+    async def type(self, text: str) -> None:
+        """Type ``text`` and press Enter."""
+        result = await run([*self._base, "send-keys", "-t", "e2e", "-l", text])
+        assert result.returncode == 0, result.stderr
+        result = await run([*self._base, "send-keys", "-t", "e2e", "Enter"])
+        assert result.returncode == 0, result.stderr
+
+    async def screen(self) -> str:
+        result = await run([*self._base, "capture-pane", "-p", "-t", "e2e"])
+        return result.stdout.decode(errors="replace")
+
+    async def wait_for(self, text: str) -> str:
+        """Poll the screen until ``text`` shows (a terminal offers nothing to await)."""
+        while True:
+            screen = await self.screen()
+            if text in screen:
+                return screen
+            await trio.sleep(0.1)
+
+    async def close(self) -> None:
+        await run([*self._base, "kill-server"])

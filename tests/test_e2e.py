@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import pytest
 import trio
 from harness import IrcClient
-from processes import OutputLines, require, run, serve, triochat_command
+from processes import OutputLines, Tmux, require, run, serve, triochat_command
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -82,4 +82,58 @@ async def test_tls_with_triochat_certs_and_openssl_s_client(tmp_path: Path) -> N
             await output.wait_for(r"JOIN #secure")
             await output.wait_for(r"^ERROR ")
             await client.wait()
+        assert await server.stop() == 0
+
+
+async def test_irssi_chats_publicly_and_privately_with_triochat_users(tmp_path: Path) -> None:
+    irssi = require("irssi")
+    tmux = Tmux(require("tmux"), f"triochat-e2e-{id(tmp_path)}")
+    async with serve() as server:
+        alice = await tcp_client(server.port, "alice")
+        bob = await tcp_client(server.port, "bob")
+        await alice.expect("JOIN")  # bob's
+        home = tmp_path / "irssi"
+        home.mkdir()
+        try:
+            with trio.fail_after(30):
+                await tmux.start(
+                    [
+                        irssi,
+                        f"--home={home}",
+                        "-n",
+                        "carol",
+                        "-c",
+                        "127.0.0.1",
+                        "-p",
+                        str(server.port),
+                    ]
+                )
+                await tmux.wait_for("Welcome to the triochat IRC Network")
+                await tmux.type("/join #lobby")
+                joined = await alice.expect("JOIN")
+                assert joined.source is not None
+                assert joined.source.startswith("carol!")
+                await tmux.type("hello from irssi")
+                said = await alice.expect("PRIVMSG")
+                assert (said.source, said.params) == (joined.source, ("#lobby", "hello from irssi"))
+                await alice.send("PRIVMSG #lobby :hi carol, from alice")
+                await tmux.wait_for("hi carol, from alice")
+                await alice.send("PRIVMSG carol :psst, just for you")
+                await tmux.type("/query alice")  # irssi shows private messages in a query window
+                await tmux.wait_for("psst, just for you")
+                await tmux.type("/msg alice a private reply")
+                reply = await alice.expect("PRIVMSG")
+                assert reply.params == ("alice", "a private reply")
+                await tmux.type("/quit bye all")
+                assert (await alice.expect("QUIT")).params == ("Quit: bye all",)
+                await bob.sync()
+                bob_heard = [m.params for m in bob.skipped if m.command == "PRIVMSG"]
+                assert bob_heard == [
+                    ("#lobby", "hello from irssi"),
+                    ("#lobby", "hi carol, from alice"),
+                ]
+        finally:
+            await tmux.close()
+            await alice.stream.aclose()
+            await bob.stream.aclose()
         assert await server.stop() == 0
