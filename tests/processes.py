@@ -23,7 +23,7 @@ import trio
 from triochat._irc import LineReader
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Sequence
+    from collections.abc import AsyncIterator, Callable, Sequence
 
 LISTENING = re.compile(
     r"triochat: listening on (?:\[(?P<v6>[^\]]+)\]|(?P<v4>[^:\s]+)):(?P<port>\d+)"
@@ -159,10 +159,21 @@ class Tmux:
         assert result.returncode == 0, result.stderr
 
     async def type(self, text: str) -> None:
-        """Type ``text`` and press Enter."""
-        result = await run([*self._base, "send-keys", "-t", "e2e", "-l", text])
-        assert result.returncode == 0, result.stderr
-        result = await run([*self._base, "send-keys", "-t", "e2e", "Enter"])
+        """Type ``text``, see it on the input line, and press Enter.
+
+        A program may drop keys typed while it is still setting up its terminal
+        (irssi does, now and then), so the text is typed again until it shows.
+        """
+        while True:
+            await self._keys("C-u")  # an empty input line to type into
+            await self._keys("-l", text)
+            with trio.move_on_after(2):
+                await self._screen_until(lambda screen: screen.rstrip().endswith(text))
+                break
+        await self._keys("Enter")
+
+    async def _keys(self, *keys: str) -> None:
+        result = await run([*self._base, "send-keys", "-t", "e2e", *keys])
         assert result.returncode == 0, result.stderr
 
     async def screen(self) -> str:
@@ -170,12 +181,16 @@ class Tmux:
         return result.stdout.decode(errors="replace")
 
     async def wait_for(self, text: str) -> str:
-        """Poll the screen until ``text`` shows (a terminal offers nothing to await)."""
-        while True:
-            screen = await self.screen()
-            if text in screen:
-                return screen
-            await trio.sleep(0.1)
+        """The screen, once ``text`` shows on it."""
+        return await self._screen_until(lambda screen: text in screen)
+
+    async def _screen_until(self, done: Callable[[str], bool]) -> str:
+        """Poll the screen until ``done(screen)``: a terminal offers nothing to await."""
+        while not done(screen := await self.screen()):  # noqa: ASYNC110
+            await trio.sleep(0.05)
+        return screen
 
     async def close(self) -> None:
-        await run([*self._base, "kill-server"])
+        """Stop the tmux server and its program, even when the test failed or was cancelled."""
+        with trio.CancelScope(shield=True), trio.move_on_after(10):
+            await run([*self._base, "kill-server"])

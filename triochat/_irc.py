@@ -11,7 +11,7 @@ messages go back to bytes.
   IRC grammar (IRCv3 message tags included).
 * :func:`serialize` turns a message back into one CRLF-terminated line and
   refuses to write anything that could break framing (CR, LF or NUL in a
-  parameter, a space in a middle parameter).
+  parameter or tag key, a space in a middle parameter).
 
 Errors raised for bad input are :class:`RemoteProtocolError` subclasses, each
 carrying the command it concerns so that the caller can answer precisely.
@@ -20,10 +20,12 @@ carrying the command it concerns so that the caller can answer precisely.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 __all__ = [
     "LINE_TOO_LONG",
@@ -56,6 +58,8 @@ MAX_PARAMS: Final = 15
 EMPTY_TAGS: Final[Mapping[str, str]] = MappingProxyType({})
 
 _FORBIDDEN_IN_PARAM: Final = ("\r", "\n", "\0")
+# A tag key ends at "=", ";" or a space, and no part of a line may hold CR, LF or NUL.
+_FORBIDDEN_IN_TAG_KEY: Final = frozenset(" ;=\r\n\0")
 _TAG_ESCAPES: Final = {":": ";", "s": " ", "\\": "\\", "r": "\r", "n": "\n"}
 _TAG_UNESCAPE_TABLE: Final = str.maketrans(
     {";": "\\:", " ": "\\s", "\\": "\\\\", "\r": "\\r", "\n": "\\n", "\0": ""}
@@ -130,6 +134,7 @@ class LineReader:
         self._buffer = bytearray()
         self._scanned = 0  # bytes of _buffer known to hold no LF
         self._skipping = False  # inside an over-long line, dropping until LF
+        self._ready: list[bytes | _LineTooLongMarker] = []  # split off, not yet taken
 
     @property
     def buffered(self) -> int:
@@ -137,12 +142,21 @@ class LineReader:
         return len(self._buffer)
 
     def feed(self, data: bytes | bytearray) -> None:
-        """Add bytes received from the peer."""
+        """Add bytes received from the peer.
+
+        Complete lines are split off at once, so the limit holds after every
+        call, even when :meth:`lines` is not called in between.
+        """
         self._buffer += data
+        self._split()
 
     def lines(self) -> list[bytes | _LineTooLongMarker]:
         """Take every complete line fed so far (without its line ending)."""
-        found: list[bytes | _LineTooLongMarker] = []
+        found, self._ready = self._ready, []
+        return found
+
+    def _split(self) -> None:
+        found = self._ready
         buffer = self._buffer
         start = 0
         while True:
@@ -167,7 +181,6 @@ class LineReader:
             if not self._skipping:
                 self._skipping = True
                 found.append(LINE_TOO_LONG)
-        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,7 +229,7 @@ def _parse_tags(raw: str) -> Mapping[str, str]:
 
 def _command_of(text: str) -> str:
     """Best guess at the command of a line that failed to parse."""
-    words = text.split()
+    words = [word for word in text.split(" ") if word]
     while words and words[0][:1] in ("@", ":"):
         words.pop(0)
     command = words[0].upper() if words else "*"
@@ -243,9 +256,14 @@ def parse(line: bytes) -> Message:
         text = body.decode()
         raw_tags = tags_section[1:].decode()
     except UnicodeDecodeError:
-        raise InvalidUtf8("line is not valid UTF-8", _command_of(body.decode(errors="replace")))
+        command = _command_of(body.decode(errors="replace"))
+        raise InvalidUtf8("line is not valid UTF-8", command) from None
     if "\0" in text or "\0" in raw_tags:
         raise MalformedMessage("line contains a NUL byte", _command_of(text.replace("\0", " ")))
+    if any(char in text or char in raw_tags for char in "\r\n"):
+        # A bare CR (or a LF) may appear nowhere in a message, and serialize()
+        # refuses to write one: accepting it would make the message unrelayable.
+        raise MalformedMessage("line contains a CR or LF", _command_of(text))
 
     rest = text.lstrip(" ")
     source: str | None = None
@@ -255,9 +273,11 @@ def parse(line: bytes) -> Message:
     command, _, rest = rest.partition(" ")
     if not command:
         raise MalformedMessage("line has no command")
-    command = command.upper()
+    # ASCII first: str.upper() maps some non-ASCII letters to ASCII ones
+    # (dotless i to "I", long s to "S"), which would forge a real command.
     if not (command.isascii() and command.isalnum()):
         raise MalformedMessage(f"invalid command {command[:20]!r}")
+    command = command.upper()
 
     params: list[str] = []
     while rest:
@@ -294,6 +314,9 @@ def serialize(message: Message, *, tags: Mapping[str, str] | None = None) -> byt
     """
     tags = message.tags if tags is None else tags
     parts: list[str] = []
+    for key in tags:
+        if not key or not _FORBIDDEN_IN_TAG_KEY.isdisjoint(key):
+            raise LocalProtocolError(f"tag key cannot be written: {key!r}")
     if tags:
         encoded = ";".join(
             f"{key}={value.translate(_TAG_UNESCAPE_TABLE)}" if value else key

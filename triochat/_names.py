@@ -31,7 +31,8 @@ _FOLD: Final = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ[]\\~", "abcdefghijklmno
 # The classic nickname grammar (RFC 2812 section 2.3.1): every client parses it.
 _NICK: Final = re.compile(r"[A-Za-z\[\]\\`_^{|}][A-Za-z0-9\[\]\\`_^{|}-]*")
 # Channel names may hold any UTF-8 except separators and control characters.
-_CHANNEL_FORBIDDEN: Final = re.compile(r"[\x00-\x20,\x7f]")
+# (C0, DEL and C1: a C1 control such as CSI, U+009B, drives terminals like ESC [).
+_CHANNEL_FORBIDDEN: Final = re.compile(r"[\x00-\x20,\x7f-\x9f]")
 
 
 def casefold(name: str) -> str:
@@ -46,7 +47,7 @@ def valid_nick(nick: str) -> bool:
 
 def is_channel(target: str) -> bool:
     """True when ``target`` names a channel rather than a nickname."""
-    return target[:1] in CHANNEL_PREFIXES
+    return target.startswith(tuple(CHANNEL_PREFIXES))
 
 
 def valid_channel(name: str) -> bool:
