@@ -1,14 +1,86 @@
-"""``triochat connect``: placeholder until the client lands (see issue 2)."""
+"""``triochat connect``: chat on a server from this terminal.
+
+Options are declared by :func:`add_arguments`, and :func:`run` turns them into
+one ``trio.run``. A server that cannot be reached gets one clear line on
+stderr and exit code 1, never a traceback.
+"""
 
 from __future__ import annotations
 
-import argparse
+import os
+import sys
+from typing import TYPE_CHECKING, Final
+
+import trio
+
+from ._client import connect
+from ._terminal import run_in_terminal
+
+if TYPE_CHECKING:
+    import argparse
+    import ssl
+
+__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "add_arguments", "run"]
+
+DEFAULT_HOST: Final = "127.0.0.1"
+DEFAULT_PORT: Final = 6667
+DEFAULT_CHANNEL: Final = "#lobby"
+#: The shell's code for "ended by Ctrl-C", for an interrupt before the session runs.
+EXIT_INTERRUPTED: Final = 130
+EXIT_UNREACHABLE: Final = 1
+#: Seconds a closing connection may take (a TLS close is a little conversation).
+CLOSE_TIMEOUT: Final = 2.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the options of ``triochat connect``."""
+    parser.add_argument(
+        "host",
+        nargs="?",
+        default=DEFAULT_HOST,
+        metavar="HOST",
+        help=f"the server to chat on (default: {DEFAULT_HOST})",
+    )
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"its port (default: {DEFAULT_PORT})"
+    )
+    parser.add_argument("--nick", help="your nickname (asked for when not given)")
+    parser.add_argument(
+        "--channel",
+        default=DEFAULT_CHANNEL,
+        help=f"the channel to join on arrival (default: {DEFAULT_CHANNEL})",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``triochat connect``."""
-    raise NotImplementedError
+    """Run ``triochat connect`` and return the exit code."""
+    try:
+        return trio.run(_connect_and_chat, args.host, args.port, args.nick, args.channel, None)
+    except* KeyboardInterrupt:
+        pass  # Ctrl-C before the session could catch it as a polite quit
+    return EXIT_INTERRUPTED
+
+
+async def _connect_and_chat(
+    host: str, port: int, nick: str | None, channel: str, ssl_context: ssl.SSLContext | None
+) -> int:
+    try:
+        stream = await connect(host, port, ssl_context=ssl_context)
+    except OSError as error:
+        print(f"triochat: cannot connect to {host}:{port}: {_reason(error)}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    try:
+        return await run_in_terminal(stream, nick=nick, channel=channel)
+    finally:
+        with trio.move_on_after(CLOSE_TIMEOUT, shield=True):
+            await stream.aclose()  # a cancelled aclose still closes, abruptly
+
+
+def _reason(error: OSError) -> str:
+    """Why a connection failed, in the operating system's words."""
+    cause = error.__cause__
+    if isinstance(cause, ExceptionGroup) and isinstance(cause.exceptions[0], OSError):
+        error = cause.exceptions[0]  # open_tcp_stream tried each address: the first says why
+    if error.errno and error.errno > 0:  # trio's text adds the address again: keep the OS's
+        return os.strerror(error.errno)
+    return error.strerror or str(error)  # name lookup errors have negative numbers

@@ -1,0 +1,51 @@
+"""``triochat connect``: its options, and a server that cannot be reached."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from triochat import _client_cli
+from triochat._cli import build_parser
+
+
+def test_connect_defaults() -> None:
+    args = build_parser().parse_args(["connect"])
+    assert (args.host, args.port, args.nick, args.channel) == ("127.0.0.1", 6667, None, "#lobby")
+    assert args.run is _client_cli.run
+
+
+def test_connect_options() -> None:
+    args = build_parser().parse_args(
+        ["connect", "chat.example", "--port", "7000", "--nick", "bob", "--channel", "#games"]
+    )
+    assert (args.host, args.port, args.nick, args.channel) == (
+        "chat.example",
+        7000,
+        "bob",
+        "#games",
+    )
+
+
+def test_connect_rejects_a_port_that_is_not_a_number(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["connect", "--port", "http"])
+    assert "invalid int value" in capsys.readouterr().err
+
+
+def _closed_port() -> int:
+    """A loopback port that nothing listens on (the kernel's pick, then closed)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def test_refused_connection_is_one_clear_line(capsys: pytest.CaptureFixture[str]) -> None:
+    port = _closed_port()
+    args = build_parser().parse_args(["connect", "127.0.0.1", "--port", str(port)])
+    assert _client_cli.run(args) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == f"triochat: cannot connect to 127.0.0.1:{port}: Connection refused\n"

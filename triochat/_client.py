@@ -1,0 +1,233 @@
+"""The chat client over a trio stream: the thin I/O layer around :class:`ClientCore`.
+
+:func:`run_client` knows nothing of terminals or sockets: it talks IRC over any
+:class:`trio.abc.Stream`, reads the user's lines from a channel and writes
+what to show to another. Tests drive it with memory streams and channels;
+the terminal adapter (:mod:`._terminal`) and a future GUI plug real ones in.
+
+Shape: one nursery, two tasks. The *reader* turns the server's bytes into
+messages for the core; the *input* task feeds it the user's lines. Whichever
+side ends the session (the server goes away, or the user leaves) cancels the
+nursery; nothing calls ``sys.exit``. Every wait for the server to finish
+something (a ``!private`` check, the end of input, the close) is bounded by
+:class:`ClientTimeouts`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+import trio
+
+from ._client_core import ClientCore, Phase, local_now
+from ._irc import LINE_TOO_LONG, LineReader, RemoteProtocolError, parse
+
+if TYPE_CHECKING:
+    import ssl
+    from collections.abc import Callable
+    from datetime import datetime
+
+    from ._client_core import Effects
+
+__all__ = ["DEFAULT_TIMEOUTS", "ClientTimeouts", "connect", "run_client"]
+
+logger = logging.getLogger("triochat.client")
+
+RECEIVE_BYTES: Final = 65536
+
+
+@dataclass(frozen=True, slots=True)
+class ClientTimeouts:
+    """How long the client waits for the server, in seconds."""
+
+    #: After QUIT: for the server to close the connection.
+    close: float = 5.0
+    #: After the end of piped input: for the PONG proving all of it was read.
+    drain: float = 30.0
+    #: After ``!private NICK``: for the server to say whether NICK is here.
+    check: float = 10.0
+
+
+DEFAULT_TIMEOUTS: Final = ClientTimeouts()
+
+
+async def connect(host: str, port: int, *, ssl_context: ssl.SSLContext | None) -> trio.abc.Stream:
+    """Open a connection to a chat server: plain TCP, or TLS with ``ssl_context``.
+
+    Raises:
+        OSError: the server cannot be reached (refused, unknown host, ...).
+    """
+    if ssl_context is None:
+        return await trio.open_tcp_stream(host, port)
+    return await trio.open_ssl_over_tcp_stream(host, port, ssl_context=ssl_context)
+
+
+async def run_client(
+    stream: trio.abc.Stream,
+    user_lines: trio.abc.ReceiveChannel[str],
+    display: trio.abc.SendChannel[str],
+    *,
+    nick: str | None,
+    channel: str | None = "#lobby",
+    timeouts: ClientTimeouts = DEFAULT_TIMEOUTS,
+    clock: Callable[[], datetime] = local_now,
+) -> int:
+    """Chat over ``stream`` until the user leaves or the server goes away.
+
+    Args:
+        stream: a connected stream to an IRC server; not closed here.
+        user_lines: what the user types, one line per item. When it ends
+            (:exc:`trio.EndOfChannel`), the client makes sure the server has
+            processed every line, then quits.
+        display: receives every line to show, already safe for a terminal.
+        nick: the nickname; ``None`` asks the user for one first.
+        channel: joined after registration; ``None`` joins nothing.
+        timeouts: bounds on every wait for the server.
+        clock: local time, for the stamp of lines the server did not stamp.
+
+    Returns:
+        0 when the user left (``/quit``, or end of input), 1 when the server
+        went away first.
+
+    If cancelled, the client still says ``QUIT`` and waits (shielded, at most
+    ``timeouts.close``) for the server to close, then re-raises.
+    """
+    core = ClientCore(nick=nick, channel=channel, clock=clock)
+    session = _Session(core, stream, display, timeouts)
+    return await session.run(user_lines)
+
+
+class _Session:
+    """The two tasks of one client connection and the state they share."""
+
+    def __init__(
+        self,
+        core: ClientCore,
+        stream: trio.abc.Stream,
+        display: trio.abc.SendChannel[str],
+        timeouts: ClientTimeouts,
+    ) -> None:
+        self._core = core
+        self._stream = stream
+        self._display = display
+        self._timeouts = timeouts
+        self._lines = LineReader()
+        # Effects leave in the order the core made them: a task calls the core
+        # and queues on this FIFO lock with no checkpoint in between.
+        self._lock = trio.StrictFIFOLock()
+        self._changed = trio.Event()
+        self._check_deadline: float | None = None
+
+    async def run(self, user_lines: trio.abc.ReceiveChannel[str]) -> int:
+        try:
+            async with trio.open_nursery() as nursery:
+                await self._apply(self._core.start())
+                nursery.start_soon(self._read_server, nursery.cancel_scope)
+                nursery.start_soon(self._read_user, user_lines, nursery.cancel_scope)
+        finally:
+            if self._core.phase is not Phase.CLOSED:  # cancelled from outside
+                with trio.move_on_after(self._timeouts.close, shield=True):
+                    await self._apply(self._core.quit())
+                    await self._receive_until_closed()
+        return 1 if self._core.exit_code is None else self._core.exit_code
+
+    # -- the two tasks -------------------------------------------------------
+
+    async def _read_server(self, session: trio.CancelScope) -> None:
+        await self._receive_until_closed()
+        session.cancel()
+
+    async def _read_user(
+        self, user_lines: trio.abc.ReceiveChannel[str], session: trio.CancelScope
+    ) -> None:
+        core = self._core
+        while core.talking:
+            line: str | None = ""
+            with trio.move_on_at(self._deadline_of_check()) as check_wait:
+                line = await self._next_line(user_lines)
+            if check_wait.cancelled_caught:
+                await self._apply(core.check_timed_out())
+            elif line is None:
+                await self._finish_input()
+            else:
+                await self._apply(core.user_line(line))
+        with trio.move_on_after(self._timeouts.close):
+            await self._wait_until(lambda: core.phase is Phase.CLOSED)
+        await self._apply(core.connection_lost("the server did not close the connection"))
+        session.cancel()
+
+    # -- helpers ----------------------------------------------------------------
+
+    async def _next_line(self, user_lines: trio.abc.ReceiveChannel[str]) -> str | None:
+        """The next user line once the core can take it; None at end of input."""
+        await self._wait_until(lambda: self._core.accepting_input)
+        try:
+            return await user_lines.receive()
+        except (trio.EndOfChannel, trio.ClosedResourceError):
+            return None
+
+    def _deadline_of_check(self) -> float:
+        """When a pending ``!private`` check gives up (inf when none is pending)."""
+        if self._core.checking_nick is None:
+            self._check_deadline = None
+            return math.inf
+        if self._check_deadline is None:
+            self._check_deadline = trio.current_time() + self._timeouts.check
+        return self._check_deadline
+
+    async def _finish_input(self) -> None:
+        """End of input: wait (bounded) until the server has read it all, then quit."""
+        core = self._core
+        await self._apply(core.end_of_input())
+        with trio.move_on_after(self._timeouts.drain):
+            await self._wait_until(lambda: core.phase is not Phase.DRAINING)
+        if core.phase is Phase.DRAINING:
+            logger.warning("no PONG from the server; quitting anyway")
+            await self._apply(core.quit())
+
+    async def _receive_until_closed(self) -> None:
+        core = self._core
+        while core.phase is not Phase.CLOSED:
+            try:
+                data = await self._stream.receive_some(RECEIVE_BYTES)
+            except (trio.BrokenResourceError, trio.ClosedResourceError) as error:
+                await self._apply(core.connection_lost(str(error) or "the connection broke"))
+                return
+            if not data:
+                await self._apply(core.connection_lost("the server closed the connection"))
+                return
+            self._lines.feed(data)
+            for line in self._lines.lines():
+                if line is LINE_TOO_LONG:
+                    logger.warning("skipped an over-long line from the server")
+                    continue
+                try:
+                    message = parse(line)
+                except RemoteProtocolError as error:
+                    logger.warning("skipped a malformed line from the server: %s", error)
+                    continue
+                await self._apply(core.server_message(message))
+
+    async def _apply(self, effects: Effects) -> None:
+        """Show and send what the core asked for, then wake whoever waits on it."""
+        async with self._lock:
+            await self._show(effects.show)
+            if effects.send:
+                try:
+                    await self._stream.send_all(b"".join(effects.send))
+                except (trio.BrokenResourceError, trio.ClosedResourceError) as error:
+                    lost = self._core.connection_lost(str(error) or "the connection broke")
+                    await self._show(lost.show)
+        self._changed.set()
+        self._changed = trio.Event()
+
+    async def _show(self, lines: tuple[str, ...]) -> None:
+        for line in lines:
+            await self._display.send(line)
+
+    async def _wait_until(self, condition: Callable[[], bool]) -> None:
+        while not condition():
+            await self._changed.wait()
