@@ -10,7 +10,6 @@ from harness import TEST_CONFIG, MemoryListener, ServerHarness
 from triochat._server import ChatServer
 
 if TYPE_CHECKING:
-
     import trio
 
     from triochat._config import ServerConfig
@@ -23,9 +22,7 @@ def server_config() -> ServerConfig:
 
 
 @pytest.fixture
-async def harness(
-    nursery: trio.Nursery, server_config: ServerConfig
-) -> ServerHarness:
+async def harness(nursery: trio.Nursery, server_config: ServerConfig) -> ServerHarness:
     """A running in-memory server; cancelled when the test ends."""
     listener = MemoryListener()
     server = ChatServer(server_config)
