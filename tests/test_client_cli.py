@@ -6,14 +6,23 @@ import socket
 
 import pytest
 
-from triochat import _client_cli
+from triochat import _cli_connect
 from triochat._cli import build_parser
 
 
 def test_connect_defaults() -> None:
     args = build_parser().parse_args(["connect"])
-    assert (args.host, args.port, args.nick, args.channel) == ("127.0.0.1", 6667, None, "#lobby")
-    assert args.run is _client_cli.run
+    assert (args.host, args.nick, args.channel) == ("127.0.0.1", None, "#lobby")
+    assert _cli_connect.port_from_args(args) == 6667
+    assert args.run is _cli_connect.run
+
+
+@pytest.mark.parametrize(
+    ("argv", "port"), [(["--tls"], 6697), (["--tls", "--port", "7000"], 7000), (["--port", "1"], 1)]
+)
+def test_connect_port_follows_the_irc_convention(argv: list[str], port: int) -> None:
+    args = build_parser().parse_args(["connect", *argv])
+    assert _cli_connect.port_from_args(args) == port
 
 
 def test_connect_options() -> None:
@@ -45,7 +54,7 @@ def _closed_port() -> int:
 def test_refused_connection_is_one_clear_line(capsys: pytest.CaptureFixture[str]) -> None:
     port = _closed_port()
     args = build_parser().parse_args(["connect", "127.0.0.1", "--port", str(port)])
-    assert _client_cli.run(args) == 1
+    assert _cli_connect.run(args) == 1
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err == f"triochat: cannot connect to 127.0.0.1:{port}: Connection refused\n"

@@ -18,7 +18,9 @@ import trio.testing
 import trustme
 from harness import IrcClient, MemoryListener, config
 
-from triochat._cli import main
+from triochat._cli import build_parser, main
+from triochat._cli_connect import tls_context_from_args
+from triochat._client import ConnectError, connect
 from triochat._config import ServerConfig
 from triochat._server import ChatServer
 from triochat._tls import (
@@ -253,3 +255,88 @@ def test_certs_command_refuses_to_overwrite(
     assert (tmp_path / "ca.pem").is_file()
     assert run() == 2
     assert "--force" in capsys.readouterr().err
+
+
+async def serve_tls_on_loopback(nursery: trio.Nursery, cert: Path) -> tuple[int, int]:
+    """A real server with a plain and a TLS listener on 127.0.0.1; their ports."""
+    plain = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    tls = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    context = server_context(cert)
+    listeners = [*plain, *(trio.SSLListener(listener, context) for listener in tls)]
+    await nursery.start(ChatServer(config()).serve, listeners)
+    return plain[0].socket.getsockname()[1], tls[0].socket.getsockname()[1]
+
+
+async def test_client_connects_over_tls_with_the_dev_ca(
+    nursery: trio.Nursery, dev_certs: tuple[Path, Path]
+) -> None:
+    ca_path, server_path = dev_certs
+    _, tls_port = await serve_tls_on_loopback(nursery, server_path)
+    with trio.fail_after(10):
+        stream = await connect("localhost", tls_port, ssl_context=client_context(ca_path))
+        async with stream:
+            assert isinstance(stream, trio.SSLStream)
+            client = IrcClient(stream)
+            await client.register("secure")
+            await client.send("QUIT")
+            await client.wait_closed()
+
+
+async def test_client_explains_an_untrusted_certificate(
+    nursery: trio.Nursery, dev_certs: tuple[Path, Path]
+) -> None:
+    _, server_path = dev_certs
+    _, tls_port = await serve_tls_on_loopback(nursery, server_path)
+    with trio.fail_after(10), pytest.raises(ConnectError, match=r"--ca certs/ca\.pem"):
+        await connect("localhost", tls_port, ssl_context=client_context(None))
+
+
+async def test_client_explains_a_plain_text_port(
+    nursery: trio.Nursery, dev_certs: tuple[Path, Path]
+) -> None:
+    ca_path, server_path = dev_certs
+    plain_port, _ = await serve_tls_on_loopback(nursery, server_path)
+    with trio.fail_after(10), pytest.raises(ConnectError, match="plain-text port"):
+        await connect("localhost", plain_port, ssl_context=client_context(ca_path))
+
+
+async def test_wrong_hostname_is_explained(
+    autojump_clock: trio.testing.MockClock, nursery: trio.Nursery, dev_certs: tuple[Path, Path]
+) -> None:
+    ca_path, server_path = dev_certs
+    transport = MemoryListener()
+    listener = trio.SSLListener(transport, server_context(server_path))
+    await nursery.start(ChatServer(config()).serve, [listener])
+    stream = trio.SSLStream(
+        await transport.connect(), client_context(ca_path), server_hostname="chat.example"
+    )
+    with trio.fail_after(5), pytest.raises(trio.BrokenResourceError) as caught:
+        await stream.do_handshake()
+    error = caught.value.__cause__
+    assert isinstance(error, ssl.SSLCertVerificationError)
+    explanation = describe_verification_error(error, "chat.example")
+    assert "not valid for 'chat.example'" in explanation
+    assert "triochat certs --host NAME --force" in explanation
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--insecure"], "--insecure only makes sense with --tls"),
+        (["--ca", "certs/ca.pem"], "--ca only makes sense with --tls"),
+        (["--tls", "--ca", "/nonexistent/ca.pem"], "CA file not found"),
+    ],
+)
+def test_connect_tls_option_errors_exit_2(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["connect", *argv]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_insecure_warns_loudly(capsys: pytest.CaptureFixture[str]) -> None:
+    args = build_parser().parse_args(["connect", "--tls", "--insecure"])
+    context = tls_context_from_args(args)
+    assert context is not None
+    assert context.verify_mode == ssl.CERT_NONE
+    assert "NOT checked" in capsys.readouterr().err

@@ -12,7 +12,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from . import _cli_certs, _cli_serve, _client_cli
+from . import _cli_certs, _cli_connect, _cli_serve
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -31,8 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     _cli_serve.add_arguments(serve)
     serve.set_defaults(run=_cli_serve.run)
     connect = commands.add_parser("connect", help="chat on a server")
-    _client_cli.add_arguments(connect)
-    connect.set_defaults(run=_client_cli.run)
+    _cli_connect.add_arguments(connect)
+    connect.set_defaults(run=_cli_connect.run)
     certs = commands.add_parser("certs", help="create a development CA and server certificate")
     _cli_certs.add_arguments(certs)
     certs.set_defaults(run=_cli_certs.run)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
+import ssl
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
@@ -24,15 +25,15 @@ import trio
 
 from ._client_core import ClientCore, Phase, local_now
 from ._irc import LINE_TOO_LONG, LineReader, RemoteProtocolError, parse
+from ._tls import describe_verification_error
 
 if TYPE_CHECKING:
-    import ssl
     from collections.abc import Callable
     from datetime import datetime
 
     from ._client_core import Effects
 
-__all__ = ["DEFAULT_TIMEOUTS", "ClientTimeouts", "connect", "run_client"]
+__all__ = ["DEFAULT_TIMEOUTS", "ClientTimeouts", "ConnectError", "connect", "run_client"]
 
 logger = logging.getLogger("triochat.client")
 
@@ -54,15 +55,51 @@ class ClientTimeouts:
 DEFAULT_TIMEOUTS: Final = ClientTimeouts()
 
 
-async def connect(host: str, port: int, *, ssl_context: ssl.SSLContext | None) -> trio.abc.Stream:
+class ConnectError(Exception):
+    """The connection could not be set up; the message says why and what to try."""
+
+
+async def connect(
+    host: str, port: int, *, ssl_context: ssl.SSLContext | None, handshake_timeout: float = 10.0
+) -> trio.abc.Stream:
     """Open a connection to a chat server: plain TCP, or TLS with ``ssl_context``.
+
+    With TLS, the handshake is done here (within ``handshake_timeout``) so
+    that a certificate problem or a plain-text port is reported before the
+    chat starts, never discovered halfway into it.
 
     Raises:
         OSError: the server cannot be reached (refused, unknown host, ...).
+        ConnectError: the TLS handshake failed or timed out.
     """
+    tcp = await trio.open_tcp_stream(host, port)
     if ssl_context is None:
-        return await trio.open_tcp_stream(host, port)
-    return await trio.open_ssl_over_tcp_stream(host, port, ssl_context=ssl_context)
+        return tcp
+    stream = trio.SSLStream(tcp, ssl_context, server_hostname=host)
+    try:
+        with trio.fail_after(handshake_timeout):
+            await stream.do_handshake()
+    except trio.TooSlowError:
+        await trio.aclose_forcefully(stream)
+        raise ConnectError(
+            f"the TLS handshake with {host}:{port} timed out; is it a TLS port?"
+        ) from None
+    except trio.BrokenResourceError as error:
+        await trio.aclose_forcefully(stream)
+        raise ConnectError(_describe_handshake_failure(error.__cause__, host, port)) from None
+    return stream
+
+
+def _describe_handshake_failure(cause: BaseException | None, host: str, port: int) -> str:
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        return describe_verification_error(cause, host)
+    if cause is None or isinstance(cause, ssl.SSLEOFError) or "EOF" in str(cause):
+        return (
+            f"{host}:{port} closed the connection during the TLS handshake: it is probably a"
+            " plain-text port (IRC uses 6667 for plain text and 6697 for TLS; leave out --tls"
+            " for a plain-text port)"
+        )
+    return f"the TLS handshake with {host}:{port} failed: {cause}"
 
 
 async def run_client(

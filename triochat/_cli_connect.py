@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 import trio
 
-from ._client import connect
+from ._client import ConnectError, connect
 from ._terminal import run_in_terminal
+from ._tls import TlsSetupError, client_context
 
 if TYPE_CHECKING:
     import argparse
@@ -24,10 +26,16 @@ __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "add_arguments", "run"]
 
 DEFAULT_HOST: Final = "127.0.0.1"
 DEFAULT_PORT: Final = 6667
+DEFAULT_TLS_PORT: Final = 6697
 DEFAULT_CHANNEL: Final = "#lobby"
 #: The shell's code for "ended by Ctrl-C", for an interrupt before the session runs.
 EXIT_INTERRUPTED: Final = 130
 EXIT_UNREACHABLE: Final = 1
+EXIT_USAGE: Final = 2
+INSECURE_WARNING: Final = (
+    "WARNING: --insecure: the server's certificate is NOT checked. The connection is"
+    " encrypted, but anyone between you and the server can read and change it."
+)
 #: Seconds a closing connection may take (a TLS close is a little conversation).
 CLOSE_TIMEOUT: Final = 2.0
 
@@ -42,7 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"the server to chat on (default: {DEFAULT_HOST})",
     )
     parser.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help=f"its port (default: {DEFAULT_PORT})"
+        "--port",
+        type=int,
+        help=f"its port (default: {DEFAULT_PORT}, or {DEFAULT_TLS_PORT} with --tls)",
     )
     parser.add_argument("--nick", help="your nickname (asked for when not given)")
     parser.add_argument(
@@ -50,12 +60,54 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_CHANNEL,
         help=f"the channel to join on arrival (default: {DEFAULT_CHANNEL})",
     )
+    tls = parser.add_argument_group("TLS")
+    tls.add_argument(
+        "--tls", action="store_true", help="encrypt, and check the server's certificate"
+    )
+    tls.add_argument(
+        "--ca",
+        type=Path,
+        metavar="FILE",
+        help="trust the CA in this PEM file (e.g. certs/ca.pem from 'triochat certs');"
+        " default: the system's trusted CAs",
+    )
+    tls.add_argument(
+        "--insecure",
+        action="store_true",
+        help="with --tls, do not check the certificate (anyone in the middle can read along)",
+    )
+
+
+def tls_context_from_args(args: argparse.Namespace) -> ssl.SSLContext | None:
+    """The client TLS context the options ask for, or ``None`` for plain text."""
+    if args.insecure and not args.tls:
+        raise TlsSetupError("--insecure only makes sense with --tls")
+    if args.ca is not None and not args.tls:
+        raise TlsSetupError("--ca only makes sense with --tls")
+    if not args.tls:
+        return None
+    if args.insecure:
+        print(INSECURE_WARNING, file=sys.stderr)
+    return client_context(args.ca, insecure=args.insecure)
+
+
+def port_from_args(args: argparse.Namespace) -> int:
+    """``--port``, or the IRC convention: 6697 for TLS, 6667 for plain text."""
+    if args.port is not None:
+        return int(args.port)
+    return DEFAULT_TLS_PORT if args.tls else DEFAULT_PORT
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``triochat connect`` and return the exit code."""
     try:
-        return trio.run(_connect_and_chat, args.host, args.port, args.nick, args.channel, None)
+        ssl_context = tls_context_from_args(args)
+    except TlsSetupError as error:
+        print(f"triochat connect: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    port = port_from_args(args)
+    try:
+        return trio.run(_connect_and_chat, args.host, port, args.nick, args.channel, ssl_context)
     except* KeyboardInterrupt:
         pass  # Ctrl-C before the session could catch it as a polite quit
     return EXIT_INTERRUPTED
@@ -68,6 +120,9 @@ async def _connect_and_chat(
         stream = await connect(host, port, ssl_context=ssl_context)
     except OSError as error:
         print(f"triochat: cannot connect to {host}:{port}: {_reason(error)}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    except ConnectError as error:
+        print(f"triochat: {error}", file=sys.stderr)
         return EXIT_UNREACHABLE
     try:
         return await run_in_terminal(stream, nick=nick, channel=channel)
