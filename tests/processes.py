@@ -194,3 +194,41 @@ class Tmux:
         """Stop the tmux server and its program, even when the test failed or was cancelled."""
         with trio.CancelScope(shield=True), trio.move_on_after(10):
             await run([*self._base, "kill-server"])
+
+
+@dataclass
+class ClientProcess:
+    """A running ``triochat connect``, typed into through a pipe."""
+
+    process: trio.Process
+    output: OutputLines
+
+    async def say(self, line: str) -> None:
+        assert self.process.stdin is not None
+        await self.process.stdin.send_all(line.encode() + b"\n")
+
+    async def finish(self) -> int:
+        """End its input (it then drains, quits and exits) and return its exit code."""
+        assert self.process.stdin is not None
+        await self.process.stdin.aclose()
+        with trio.fail_after(20):
+            return await self.process.wait()
+
+
+@asynccontextmanager
+async def connect(*args: str) -> AsyncIterator[ClientProcess]:
+    """Start ``triochat connect ARGS`` with its stdin and stdout as pipes."""
+    process = await trio.lowlevel.open_process(
+        triochat_command("connect", *args),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert process.stdout is not None
+    try:
+        yield ClientProcess(process, OutputLines(process.stdout))
+    finally:
+        if process.returncode is None:
+            process.kill()
+            with trio.move_on_after(5):
+                await process.wait()

@@ -5,6 +5,8 @@ Real time and real sockets, so no autojump clock; every wait has a deadline.
 
 from __future__ import annotations
 
+import os
+import secrets
 from typing import TYPE_CHECKING
 
 import pytest
@@ -54,7 +56,7 @@ async def test_piped_input_is_all_sent_then_the_client_quits() -> None:
 
 async def test_terminal_user_picks_a_nick_chats_and_leaves_with_ctrl_c(tmp_path: Path) -> None:
     tmux_path = require("tmux")
-    name = f"triochat-client-e2e-{id(tmp_path)}"
+    name = f"triochat-client-e2e-{os.getpid()}-{secrets.token_hex(4)}"
     tmux = Tmux(tmux_path, name)
     async with serve() as server:
         watcher = await listener_in_lobby(server.port)

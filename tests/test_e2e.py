@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import pytest
 import trio
 from harness import IrcClient
-from processes import OutputLines, Tmux, require, run, serve, triochat_command
+from processes import OutputLines, Tmux, connect, require, run, serve, triochat_command
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -87,57 +87,81 @@ async def test_tls_with_triochat_certs_and_openssl_s_client(tmp_path: Path) -> N
         assert await server.stop() == 0
 
 
-async def test_irssi_chats_publicly_and_privately_with_triochat_users(tmp_path: Path) -> None:
+async def chat_between_two_clients(port: int, *tls_args: str) -> None:
+    """alice and bob, each a ``triochat connect`` process, talk in #lobby and in private."""
+    common = ["--port", str(port), *tls_args]
+    async with connect("localhost", *common, "--nick", "alice") as alice:
+        await alice.output.wait_for(r"here in #lobby")
+        async with connect("localhost", *common, "--nick", "bob") as bob:
+            await alice.output.wait_for(r"bob has joined #lobby")
+            await alice.say("hello bob, from one process to another")
+            await bob.output.wait_for(r"<alice> hello bob, from one process to another")
+            await bob.say("/msg alice a secret")
+            await alice.output.wait_for(r"\*bob\* a secret")
+            await bob.say("!time")
+            await bob.output.wait_for(r"time on triochat:")
+            assert await bob.finish() == 0
+        await alice.output.wait_for(r"bob has quit")
+        assert await alice.finish() == 0
+
+
+async def test_two_triochat_clients_chat() -> None:
+    async with serve() as server:
+        with trio.fail_after(60):
+            await chat_between_two_clients(server.port)
+        assert await server.stop() == 0
+
+
+async def test_newcomer_chats_over_tls_with_the_readme_commands(tmp_path: Path) -> None:
+    """triochat certs; triochat serve --tls; triochat connect --tls --ca certs/ca.pem."""
+    made = await run(triochat_command("certs", "--dir", str(tmp_path / "certs")))
+    assert made.returncode == 0, made.stderr
+    cert, ca = tmp_path / "certs" / "server.pem", tmp_path / "certs" / "ca.pem"
+    async with serve("--tls", "--tls-port", "0", "--cert", str(cert)) as server:
+        with trio.fail_after(60):
+            await chat_between_two_clients(server.tls_ports[0], "--tls", "--ca", str(ca))
+        assert await server.stop() == 0
+
+
+async def test_irssi_and_triochat_connect_chat_publicly_and_privately(tmp_path: Path) -> None:
+    """A real IRC client nobody here wrote, in a real terminal, with our client."""
     irssi = require("irssi")
     tmux = Tmux(require("tmux"), f"triochat-e2e-{os.getpid()}-{secrets.token_hex(4)}")
-    async with serve() as server:
-        alice = await tcp_client(server.port, "alice")
-        bob = await tcp_client(server.port, "bob")
-        await alice.expect("JOIN")  # bob's
-        home = tmp_path / "irssi"
-        home.mkdir()
-        # irssi paces its own commands (one per 2.2 s after a burst of 5); no need here.
-        (home / "config").write_text('settings = { "irc/core" = { cmd_queue_speed = "0"; }; };\n')
+    home = tmp_path / "irssi"
+    home.mkdir()
+    # irssi paces its own commands (one per 2.2 s after a burst of 5); no need here.
+    (home / "config").write_text('settings = { "irc/core" = { cmd_queue_speed = "0"; }; };\n')
+    async with serve() as server, connect("--port", str(server.port), "--nick", "alice") as alice:
+        with trio.fail_after(20):
+            await alice.output.wait_for("here in #lobby")
+        watcher = await tcp_client(server.port, "watcher")  # sees what is public, and only that
         try:
-            with trio.fail_after(30):
-                await tmux.start(
-                    [
-                        irssi,
-                        f"--home={home}",
-                        "-n",
-                        "carol",
-                        "-c",
-                        "127.0.0.1",
-                        "-p",
-                        str(server.port),
-                    ]
-                )
+            with trio.fail_after(60):
+                await alice.output.wait_for("watcher has joined #lobby")
+                irssi_command = [irssi, f"--home={home}", "-n", "carol"]
+                await tmux.start([*irssi_command, "-c", "127.0.0.1", "-p", str(server.port)])
                 await tmux.wait_for("Welcome to the triochat IRC Network")
                 await tmux.type("/join #lobby")
-                joined = await alice.expect("JOIN")
-                assert joined.source is not None
-                assert joined.source.startswith("carol!")
+                await alice.output.wait_for("carol has joined #lobby")
                 await tmux.type("hello from irssi")
-                said = await alice.expect("PRIVMSG")
-                assert (said.source, said.params) == (joined.source, ("#lobby", "hello from irssi"))
-                await alice.send("PRIVMSG #lobby :hi carol, from alice")
-                await tmux.wait_for("hi carol, from alice")
-                await alice.send("PRIVMSG carol :psst, just for you")
+                await alice.output.wait_for("<carol> hello from irssi")
+                await alice.say("hi carol, from triochat connect")
+                await tmux.wait_for("hi carol, from triochat connect")
+                await alice.say("/msg carol psst, just for you")
                 await tmux.type("/query alice")  # irssi shows private messages in a query window
                 await tmux.wait_for("psst, just for you")
                 await tmux.type("/msg alice a private reply")
-                reply = await alice.expect("PRIVMSG")
-                assert reply.params == ("alice", "a private reply")
+                await alice.output.wait_for(r"\*carol\* a private reply")
                 await tmux.type("/quit bye all")
-                assert (await alice.expect("QUIT")).params == ("Quit: bye all",)
-                await bob.sync()
-                bob_heard = [m.params for m in bob.skipped if m.command == "PRIVMSG"]
-                assert bob_heard == [
-                    ("#lobby", "hello from irssi"),
-                    ("#lobby", "hi carol, from alice"),
-                ]
+                await alice.output.wait_for("carol has quit")
+                assert await alice.finish() == 0
+                await watcher.expect("QUIT")  # alice's, after everything else
         finally:
             await tmux.close()
-            await alice.stream.aclose()
-            await bob.stream.aclose()
+            await watcher.stream.aclose()
+        heard = [m.params for m in watcher.skipped if m.command == "PRIVMSG"]
+        assert heard == [
+            ("#lobby", "hello from irssi"),
+            ("#lobby", "hi carol, from triochat connect"),
+        ]
         assert await server.stop() == 0
