@@ -70,3 +70,10 @@ def fmt(session: nox.Session) -> None:
     session.install(*_group("lint"))
     session.run("ruff", "format", ".")
     session.run("ruff", "check", "--fix", ".")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks (issue 7): ``nox -s bench -- --compare ngircd [--quick] [--scenarios ...]``."""
+    session.install("-e", ".")
+    session.run("python", "-m", "benchmarks", *session.posargs)

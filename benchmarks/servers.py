@@ -1,0 +1,284 @@
+"""Start and stop the servers under test: triochat, and ngIRCd to compare with.
+
+Every scenario gets a fresh server process, so one scenario's memory and
+state never leak into the next, and /proc/<pid> of that process is the
+server and nothing else (no shell in between).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from pathlib import Path
+
+HOST = "127.0.0.1"
+START_TIMEOUT_S = 20.0
+STOP_TIMEOUT_S = 30.0
+
+
+class ServerStartError(RuntimeError):
+    """The server could not be started; the message says why."""
+
+
+@dataclass
+class RunningServer:
+    """A started server process and the address it listens on."""
+
+    label: str
+    process: subprocess.Popen[bytes]
+    host: str
+    port: int
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def exit_code(self) -> int | None:
+        """``None`` while the server runs, its exit code once it has stopped."""
+        return self.process.poll()
+
+    def stop(self) -> int:
+        """SIGTERM, then SIGKILL if it does not exit in time; return the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+    def log_tail(self, lines: int = 15) -> str:
+        """The end of the server's output, to explain a failure."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+class ServerLauncher(Protocol):
+    """Knows how to start one kind of server with extra command-line options."""
+
+    @property
+    def name(self) -> str:
+        """The name used on the command line (``--compare NAME``)."""
+
+    @property
+    def label(self) -> str:
+        """The name shown in the table."""
+
+    @property
+    def history_args(self) -> Mapping[str, tuple[str, ...]] | None:
+        """Options for ``"on"`` and ``"off"`` message history, or None without history."""
+
+    def start(self, workdir: Path, extra_args: Sequence[str] = ()) -> RunningServer:
+        """Start a fresh server listening on 127.0.0.1 and return once it accepts."""
+
+
+def free_port(host: str = HOST) -> int:
+    """A TCP port nobody listens on right now (for servers that need one given)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _spawn(command: Sequence[str], log_path: Path) -> subprocess.Popen[bytes]:
+    with log_path.open("wb") as log:
+        return subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+        )
+
+
+def _fail_start(label: str, process: subprocess.Popen[bytes], log_path: Path, why: str) -> None:
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+    tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-15:])
+    raise ServerStartError(f"{label} {why}; its output ends with:\n{tail}")
+
+
+# -- triochat ---------------------------------------------------------------
+
+LISTENING_LINE = re.compile(
+    r"^triochat: listening on (?:\[(?P<v6>[^\]]+)\]|(?P<v4>[0-9.]+)):(?P<port>\d+)$", re.MULTILINE
+)
+
+#: How triochat is started; ``{python}`` and ``{host}`` are filled in. Options
+#: a scenario or the command line adds (``--server-arg``, history on/off) go
+#: after it, so e.g. ``--no-flood-control`` can be added once flood control
+#: exists.
+TRIOCHAT_COMMAND = (
+    "{python}",
+    "-m",
+    "triochat",
+    "serve",
+    "--host",
+    "{host}",
+    "--port",
+    "0",
+    "--log-level",
+    "WARNING",
+)
+
+
+@dataclass(frozen=True)
+class TriochatLauncher:
+    """Runs ``python -m triochat serve`` and reads its "listening on" line."""
+
+    base_args: tuple[str, ...] = ()
+    name: str = "triochat"
+    label: str = "triochat"
+    #: triochat has no message history yet. Once it has, fill this in, e.g.
+    #: ``{"on": ("--history", "1000"), "off": ("--history", "0")}``, and the
+    #: "history" scenario runs instead of printing n/a.
+    history_args: Mapping[str, tuple[str, ...]] | None = None
+
+    def command(self, extra_args: Sequence[str]) -> list[str]:
+        fields = {"python": sys.executable, "host": HOST}
+        return [part.format(**fields) for part in TRIOCHAT_COMMAND] + [
+            *self.base_args,
+            *extra_args,
+        ]
+
+    def start(self, workdir: Path, extra_args: Sequence[str] = ()) -> RunningServer:
+        log_path = workdir / f"triochat-{time.monotonic_ns()}.log"
+        process = _spawn(self.command(extra_args), log_path)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            for match in LISTENING_LINE.finditer(log_path.read_text(errors="replace")):
+                if match.group("v4"):
+                    port = int(match.group("port"))
+                    return RunningServer(self.label, process, match.group("v4"), port, log_path)
+            if process.poll() is not None:
+                _fail_start(self.label, process, log_path, f"exited with {process.returncode}")
+            time.sleep(0.01)
+        _fail_start(self.label, process, log_path, "printed no 'listening on 127.0.0.1:PORT'")
+        raise AssertionError("unreachable")
+
+
+# -- ngIRCd -----------------------------------------------------------------
+
+#: ngIRCd's configuration for the benchmark. Everything that would throttle or
+#: drop a benchmark client and can be configured is switched off here. What
+#: cannot be configured (compiled into ngIRCd 26) is documented in README.md:
+#: a 2 KiB input buffer and 3 commands per client per main-loop pass (the
+#: generator's PING window keeps within that), a 32 KiB output buffer per
+#: client (the generator reads into large socket buffers), listen backlog 10
+#: (the generator paces its handshakes).
+NGIRCD_CONFIG = """\
+[Global]
+	Name = bench.ngircd
+	Info = triochat benchmark reference
+	AdminInfo1 = benchmark
+	AdminInfo2 = benchmark
+	AdminEMail = benchmark@localhost
+	Listen = {host}
+	Ports = {port}
+	MotdPhrase = benchmark
+
+[Limits]
+	# All clients come from 127.0.0.1: no per-address or total limit. "0" is
+	# unlimited; a large number instead would make ngIRCd preallocate a
+	# connection pool of that size and scan all of it on every loop pass
+	# (100000 costs it ~80 MB and most of its CPU).
+	MaxConnections = 0
+	MaxConnectionsIP = 0
+	MaxJoins = 0
+	# No flood penalties: a busy client is never delayed.
+	MaxPenaltyTime = 0
+	# No server PINGs during a run, no early timeout of registering clients.
+	PingTimeout = 3600
+	PongTimeout = 3600
+
+[Options]
+	# No resolver/IDENT/PAM subprocess per connection: connect as fast as possible.
+	DNS = no
+	Ident = no
+	PAM = no
+	RequireAuthPing = no
+	NoticeBeforeRegistration = no
+	# Ignore the system's /etc/ngircd/conf.d.
+	IncludeDir = {include_dir}
+"""
+
+
+def find_ngircd() -> str | None:
+    """The ngircd binary: Debian puts it in /usr/sbin, which a user's PATH may lack."""
+    found = shutil.which("ngircd")
+    if found:
+        return found
+    return "/usr/sbin/ngircd" if os.access("/usr/sbin/ngircd", os.X_OK) else None
+
+
+def ensure_ngircd() -> str:
+    """Return the ngircd binary, installing Debian's package when we can."""
+    binary = find_ngircd()
+    if binary:
+        return binary
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        raise ServerStartError("ngircd is not installed and cannot be: not root on Debian")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    print("installing ngircd with apt-get ...", file=sys.stderr, flush=True)
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "ngircd"], check=True, env=env)
+    binary = find_ngircd()
+    if not binary:
+        raise ServerStartError("apt-get installed ngircd but its binary is not found")
+    return binary
+
+
+def _wait_until_accepting(host: str, port: int, process: subprocess.Popen[bytes]) -> bool:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with socket.create_connection((host, port), timeout=1.0):
+                return True
+        except OSError:
+            time.sleep(0.02)
+    return False
+
+
+@dataclass(frozen=True)
+class NgircdLauncher:
+    """Runs ngIRCd in the foreground on a free port with a temporary config."""
+
+    binary: str
+    name: str = "ngircd"
+    label: str = "ngIRCd"
+    history_args: Mapping[str, tuple[str, ...]] | None = None
+
+    def start(self, workdir: Path, extra_args: Sequence[str] = ()) -> RunningServer:
+        port = free_port()
+        include_dir = workdir / "ngircd.conf.d"
+        include_dir.mkdir(exist_ok=True)
+        config = workdir / f"ngircd-{port}.conf"
+        config.write_text(NGIRCD_CONFIG.format(host=HOST, port=port, include_dir=include_dir))
+        log_path = workdir / f"ngircd-{port}.log"
+        command = [self.binary, "--nodaemon", "--config", str(config), *extra_args]
+        process = _spawn(command, log_path)
+        if not _wait_until_accepting(HOST, port, process):
+            _fail_start(self.label, process, log_path, f"did not accept on port {port}")
+        return RunningServer(self.label, process, HOST, port, log_path)
+
+
+def launcher_for(name: str, triochat_args: Sequence[str] = ()) -> ServerLauncher:
+    """The launcher behind a name given on the command line."""
+    if name == "triochat":
+        return TriochatLauncher(base_args=tuple(triochat_args))
+    if name == "ngircd":
+        return NgircdLauncher(binary=ensure_ngircd())
+    raise ServerStartError(f"unknown server {name!r}: choose triochat or ngircd")
