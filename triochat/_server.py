@@ -3,12 +3,13 @@
 Everything that decides *what* happens lives in :mod:`._state` (pure) and
 :mod:`._irc` (sans-IO); this module only moves bytes and time:
 
-* one nursery per connection: the reader is its body, a writer task drains
-  the connection's outbox, and timers (registration, ping) are deadlines on
-  the reader's receive;
-* every delivery is a non-blocking ``send_nowait`` into the recipient's
-  bounded outbox, so a stalled reader never slows the room: when its queued
-  bytes pass ``sendq_bytes`` it is disconnected ("SendQ exceeded");
+* one nursery per connection: the reader is its body, timers (registration,
+  ping) are deadlines on the reader's receive, and a writer task runs in it
+  whenever the connection has a backlog (see :mod:`._fanout`);
+* every delivery is a non-blocking append to the recipient's outbox, written
+  out when the delivering task next waits ("flush before you wait"), so a
+  stalled reader never slows the room: when its queued bytes pass
+  ``sendq_bytes`` it is disconnected ("SendQ exceeded");
 * every expected way for a connection to end (EOF, reset, timeout, protocol
   error, a bug in one handler) is handled inside that connection's handler, so
   nothing ever reaches the accept loop or another connection.
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Final
 import trio
 
 from ._config import ServerConfig
+from ._fanout import Flusher, Outbox
 from ._irc import (
     LINE_TOO_LONG,
     LineReader,
@@ -45,73 +47,45 @@ log = logging.getLogger("triochat.server")
 
 #: Bytes asked of the transport per read: big reads amortise the per-read cost.
 RECEIVE_BYTES: Final = 65536
-#: The SendQ bound for the server's own last words (ERROR, PING): always queued.
-_UNBOUNDED: Final = 1 << 62
 
 
 class _Member:
     """The trio side of one connection: its outbox and the scopes that end it."""
 
-    __slots__ = (
-        "client",
-        "closing",
-        "conn",
-        "kicked",
-        "outbox",
-        "queued",
-        "quit_reason",
-        "read_scope",
-        "scope",
-    )
+    __slots__ = ("client", "conn", "kicked", "outbox", "quit_reason", "read_scope", "scope")
 
-    def __init__(self, client: Client, outbox: trio.MemorySendChannel[bytes]) -> None:
+    def __init__(self, client: Client, scope: trio.CancelScope) -> None:
         self.conn = client.conn
         self.client = client
-        self.outbox = outbox
-        self.queued = 0  # bytes in the outbox, not yet taken by the writer
         #: Cancelled to drop the connection at once (a kick).
-        self.scope = trio.CancelScope()
+        self.scope = scope
         #: Cancelled to stop reading, so that what is queued can still be flushed.
         self.read_scope = trio.CancelScope()
-        self.closing = False
+        self.outbox: Outbox
         self.kicked = False
         #: Why the connection ends, as its peers will read it in QUIT.
         self.quit_reason: str | None = None
 
-    def deliver(self, data: bytes, sendq_bytes: int) -> None:
-        """Queue ``data`` without waiting; disconnect a reader that fell too far behind."""
-        if self.closing:
-            return
-        if self.queued + len(data) > sendq_bytes:
-            self.kick("SendQ exceeded")
-            return
-        try:
-            self.outbox.send_nowait(data)
-        except trio.WouldBlock:
-            self.kick("SendQ exceeded")
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            pass  # the writer is already gone; the connection is ending
-        else:
-            self.queued += len(data)
+    @property
+    def closing(self) -> bool:
+        return self.outbox.closed
 
     def finish(self) -> None:
-        """Stop reading and accept nothing more; the writer flushes what is queued."""
-        self.closing = True
+        """Stop reading and accept nothing more; what is queued still goes out."""
         self.outbox.close()
         self.read_scope.cancel()
 
     def close(self, error: str) -> None:
         """Say goodbye with ``ERROR :error`` after what is queued, then hang up."""
-        if not self.closing:
-            self.deliver(serialize(Message("ERROR", (error,))), _UNBOUNDED)
-            self.finish()
+        self.outbox.put_last(serialize(Message("ERROR", (error,))))
+        self.read_scope.cancel()
 
     def kick(self, reason: str) -> None:
         """Drop the connection now, without flushing: it is not reading."""
         if not self.kicked:
             self.kicked = True
             self.quit_reason = reason
-            self.finish()
+            self.outbox.abandon()
             self.scope.cancel()
 
 
@@ -134,6 +108,8 @@ class ChatServer:
         self.state = ServerState(self.config)
         self._members: dict[ConnId, _Member] = {}
         self._ids = itertools.count(1)
+        #: Writes out what was delivered, once per scheduling round.
+        self._flusher = Flusher()
 
     @property
     def connection_count(self) -> int:
@@ -153,56 +129,76 @@ class ChatServer:
         ``shutdown_grace`` seconds to receive it before the remaining
         connections are cut. Without a trigger, it serves until cancelled.
         """
-        async with trio.open_nursery() as connections:
-            async with trio.open_nursery() as acceptors:
-                await acceptors.start(
-                    partial(
-                        trio.serve_listeners,
-                        self.handle_connection,
-                        list(listeners),
-                        handler_nursery=connections,
+        async with trio.open_nursery() as server:
+            await server.start(self._flusher.run)
+            async with trio.open_nursery() as connections:
+                async with trio.open_nursery() as acceptors:
+                    await acceptors.start(
+                        partial(
+                            trio.serve_listeners,
+                            self.handle_connection,
+                            list(listeners),
+                            handler_nursery=connections,
+                        )
                     )
-                )
-                log.info("serving on %d listener(s)", len(listeners))
-                task_status.started(self)
-                if shutdown_trigger is None:
-                    await trio.sleep_forever()
-                else:
-                    await shutdown_trigger()
-                acceptors.cancel_scope.cancel()
-            log.info("shutting down: closing %d connection(s)", len(self._members))
-            for member in list(self._members.values()):
-                member.close("Server shutting down")
-            connections.cancel_scope.deadline = trio.current_time() + self.config.shutdown_grace
+                    log.info("serving on %d listener(s)", len(listeners))
+                    task_status.started(self)
+                    if shutdown_trigger is None:
+                        await trio.sleep_forever()
+                    else:
+                        await shutdown_trigger()
+                    acceptors.cancel_scope.cancel()
+                log.info("shutting down: closing %d connection(s)", len(self._members))
+                for member in list(self._members.values()):
+                    member.close("Server shutting down")
+                self._flush()
+                grace = self.config.shutdown_grace
+                connections.cancel_scope.deadline = trio.current_time() + grace
+            server.cancel_scope.cancel()  # the flusher: every connection has ended
 
     async def handle_connection(self, stream: trio.abc.Stream) -> None:
-        """Serve one client from its first byte to its last; never raises."""
+        """Serve one client from its first byte to its last; never raises.
+
+        Runs under :meth:`serve`, whose flusher task writes out deliveries.
+        """
         if isinstance(stream, trio.SSLStream) and not await self._tls_handshake(stream):
             return
         conn = ConnId(next(self._ids))
         self.state.connect(conn, _peer_host(stream))
-        outbox, queued = trio.open_memory_channel[bytes](self.config.sendq_bytes)
-        member = _Member(self.state.clients[conn], outbox)
-        self._members[conn] = member
+        member = _Member(self.state.clients[conn], trio.CancelScope())
+        member.outbox = Outbox(
+            stream,
+            self._flusher,
+            sendq_bytes=self.config.sendq_bytes,
+            on_overflow=partial(member.kick, "SendQ exceeded"),
+        )
         log.debug("connection %d opened", conn)
         try:
             with member.scope:
                 async with trio.open_nursery() as nursery:
-                    nursery.start_soon(self._write_loop, stream, queued, member)
-                    await self._read_loop(stream, member)
-                    member.finish()
-                    # The writer flushes what is queued, within a bounded time.
-                    nursery.cancel_scope.deadline = trio.current_time() + self.config.close_timeout
+                    member.outbox.attach(nursery)
+                    self._members[conn] = member
+                    try:
+                        await self._read_loop(stream, member)
+                        member.finish()
+                        self._flush()
+                        # A writer task may still be sending: give it a bounded time.
+                        deadline = trio.current_time() + self.config.close_timeout
+                        nursery.cancel_scope.deadline = deadline
+                    finally:
+                        member.outbox.detach()  # no writer may start once this body ends
         except* (trio.BrokenResourceError, trio.ClosedResourceError):
             member.quit_reason = member.quit_reason or "Connection reset by peer"
         except* Exception:
             log.exception("connection %d failed; dropping it", conn)
             member.quit_reason = "Internal server error"
         finally:
+            member.outbox.abandon()
             reason = member.quit_reason or "Connection closed"
-            del self._members[conn]
+            self._members.pop(conn, None)
             try:
                 self._apply(self.state.disconnect(conn, reason))
+                self._flush()
             except Exception:
                 log.exception("cleaning up connection %d failed", conn)
             try:
@@ -255,83 +251,79 @@ class ChatServer:
             await stream.aclose()
 
     async def _read_loop(self, stream: trio.abc.Stream, member: _Member) -> None:
-        """Read and handle the client's lines until it leaves or must go."""
+        """Read and handle the client's lines until it leaves or must go.
+
+        One cancel scope at a time bounds the wait: ``member.finish()`` cancels
+        it, and its deadline is the next timer (registration, idle PING, PING
+        answer). Input only records the time it came; the deadline is checked
+        against that when it fires, so busy clients cost no timer work per read.
+        """
         config = self.config
+        reader = LineReader()
+        first_chunk = not isinstance(stream, trio.SSLStream)
+        last_input = trio.current_time()
+        deadline = last_input + config.registration_timeout
+        pinged = False
+        while True:
+            member.read_scope = scope = trio.CancelScope(deadline=deadline)
+            with scope:
+                while True:
+                    data = await stream.receive_some(RECEIVE_BYTES)
+                    if not data:
+                        return
+                    last_input = trio.current_time()
+                    pinged = False
+                    if first_chunk:
+                        first_chunk = False
+                        if data[0] == 0x16:  # a TLS handshake record: a TLS client, wrong port
+                            log.info(
+                                "connection %d sent a TLS handshake to a plain port", member.conn
+                            )
+                            member.quit_reason = "TLS handshake on a plain-text port"
+                            return
+                    # receive_some was a schedule point, so the flusher has written
+                    # out what the previous chunk fanned out: a burst reaches the
+                    # outboxes chunk by chunk, never piled up whole (fairness first).
+                    reader.feed(data)
+                    if self._handle_lines(member, reader):
+                        return
+            if member.closing:
+                return  # finished: the scope was cancelled, not timed out
+            now = trio.current_time()
+            if not member.client.registered:
+                member.quit_reason = "Registration timed out"
+            elif pinged:
+                member.quit_reason = f"Ping timeout: {config.ping_timeout:g} seconds"
+            elif now < last_input + config.ping_interval:
+                deadline = last_input + config.ping_interval  # not idle yet
+                continue
+            else:
+                member.outbox.put(serialize(Message("PING", (config.server_name,))))
+                pinged = True
+                deadline = now + config.ping_timeout
+                continue
+            member.close(f"Closing link: {member.quit_reason}")
+            return
+
+    def _handle_lines(self, member: _Member, reader: LineReader) -> bool:
+        """Handle every complete line; True when the connection must close."""
         state = self.state
         conn = member.conn
-        reader = LineReader()
-        deadline = trio.current_time() + config.registration_timeout
-        pinged = False
-        first_chunk = not isinstance(stream, trio.SSLStream)
-        with member.read_scope:
-            while True:
-                with trio.move_on_at(deadline) as timer:
-                    data = await stream.receive_some(RECEIVE_BYTES)
-                if timer.cancelled_caught:
-                    if not member.client.registered:
-                        member.quit_reason = "Registration timed out"
-                    elif pinged:
-                        member.quit_reason = f"Ping timeout: {config.ping_timeout:g} seconds"
-                    else:
-                        ping = Message("PING", (config.server_name,))
-                        member.deliver(serialize(ping), _UNBOUNDED)
-                        pinged = True
-                        deadline = trio.current_time() + config.ping_timeout
-                        continue
-                    member.close(f"Closing link: {member.quit_reason}")
-                    return
-                if not data:
-                    return
-                if first_chunk:
-                    first_chunk = False
-                    if data[0] == 0x16:  # a TLS handshake record: a TLS client, wrong port
-                        log.info("connection %d sent a TLS handshake to a plain port", conn)
-                        member.quit_reason = "TLS handshake on a plain-text port"
-                        return
-                # receive_some was a schedule point, so the writers woken by the
-                # previous chunk's fan-out have run before this chunk's: a burst
-                # is spread over the outboxes chunk by chunk (fairness before kicking).
-                pinged = False
-                if member.client.registered:
-                    deadline = trio.current_time() + config.ping_interval
-                reader.feed(data)
-                for line in reader.lines():
-                    effects: list[Effect]
-                    if line is LINE_TOO_LONG:
-                        effects = state.reject(conn, LineTooLong("line too long"))
-                    else:
-                        try:
-                            message = parse(line)
-                        except RemoteProtocolError as error:
-                            effects = state.reject(conn, error)
-                        else:
-                            effects = state.handle(conn, message)
-                    self._apply(effects)
-                    if member.closing:
-                        return
-
-    async def _write_loop(
-        self,
-        stream: trio.abc.Stream,
-        queued: trio.MemoryReceiveChannel[bytes],
-        member: _Member,
-    ) -> None:
-        """Send everything queued for the client, as few writes as possible."""
-        with queued:
-            while True:
+        for line in reader.lines():
+            effects: list[Effect]
+            if line is LINE_TOO_LONG:
+                effects = state.reject(conn, LineTooLong("line too long"))
+            else:
                 try:
-                    first = await queued.receive()
-                except trio.EndOfChannel:
-                    return
-                batch = [first]
-                while True:
-                    try:
-                        batch.append(queued.receive_nowait())
-                    except (trio.WouldBlock, trio.EndOfChannel):
-                        break
-                data = b"".join(batch) if len(batch) > 1 else first
-                member.queued -= len(data)
-                await stream.send_all(data)
+                    message = parse(line)
+                except RemoteProtocolError as error:
+                    effects = state.reject(conn, error)
+                else:
+                    effects = state.handle(conn, message)
+            self._apply(effects)
+            if member.closing:
+                return True
+        return False
 
     def _apply(self, effects: list[Effect]) -> None:
         """Carry out what the state decided."""
@@ -350,7 +342,6 @@ class ChatServer:
         """Deliver one message to its targets, serializing it once per tag variant."""
         message = send.message
         members = self._members
-        sendq = self.config.sendq_bytes
         variants: list[bytes | None] = [None, None, None, None]
         for conn in send.targets:
             member = members.get(conn)
@@ -363,7 +354,11 @@ class ChatServer:
                 data = variants[index] = _serialize_for(
                     message, client.wants_time, client.wants_tags
                 )
-            member.deliver(data, sendq)
+            member.outbox.put(data)
+
+    def _flush(self) -> None:
+        """Write out what was delivered now, not at the end of the round (for closing)."""
+        self._flusher.flush()
 
 
 def _serialize_for(message: Message, wants_time: bool, wants_tags: bool) -> bytes:
