@@ -67,7 +67,9 @@ async def test_sigterm_tells_clients_and_exits_0() -> None:
 
 async def test_port_in_use_is_a_clear_error() -> None:
     async with serve() as server:
-        result = await run(triochat_command("serve", "--port", str(server.port)))
+        result = await run(
+            triochat_command("serve", "--port", str(server.port), "--db", ":memory:")
+        )
         assert result.returncode == 1
         assert b"cannot listen" in result.stderr
         assert b"Traceback" not in result.stderr

@@ -11,7 +11,11 @@ Everything that decides *what* happens lives in :mod:`._state` (pure) and
   bytes pass ``sendq_bytes`` it is disconnected ("SendQ exceeded");
 * every expected way for a connection to end (EOF, reset, timeout, protocol
   error, a bug in one handler) is handled inside that connection's handler, so
-  nothing ever reaches the accept loop or another connection.
+  nothing ever reaches the accept loop or another connection;
+* chat history goes to :class:`~._history.History` without waiting (its
+  writer task saves it in a worker thread), and a ``CHATHISTORY`` query is
+  awaited by the asking client's reader alone, between two of its lines, so
+  its replies keep their order and nobody else waits.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Final
 import trio
 
 from ._config import ServerConfig
+from ._history import History, HistoryStore, HistoryUnavailable
 from ._irc import (
     LINE_TOO_LONG,
     LineReader,
@@ -34,10 +39,11 @@ from ._irc import (
     parse,
     serialize,
 )
-from ._state import Client, Close, ConnId, Effect, Send, ServerState
+from ._state import Client, Close, ConnId, Effect, Query, Record, Send, ServerState
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
+    from contextlib import AbstractAsyncContextManager
 
 __all__ = ["ChatServer", "serve"]
 
@@ -127,11 +133,26 @@ def _peer_host(stream: trio.abc.Stream) -> str:
 
 
 class ChatServer:
-    """A running chat server: the shared state plus one handler per connection."""
+    """A running chat server: the shared state plus one handler per connection.
 
-    def __init__(self, config: ServerConfig | None = None) -> None:
-        self.config = config or ServerConfig()
-        self.state = ServerState(self.config)
+    With history on, ``store`` is the database to keep it in (the server
+    closes it when it stops); without one, ``config.history_db`` is opened,
+    which may raise :class:`~._history.HistoryError`.
+    """
+
+    def __init__(
+        self, config: ServerConfig | None = None, *, store: HistoryStore | None = None
+    ) -> None:
+        self.config = config = config or ServerConfig()
+        self.state = ServerState(config)
+        self.history: History | None = None
+        if config.history:
+            self.history = History(
+                store or HistoryStore.open(config.history_db),
+                flush_timeout=config.history_flush_timeout,
+                max_age=config.history_max_age,
+                max_per_key=config.history_max_per_channel,
+            )
         self._members: dict[ConnId, _Member] = {}
         self._ids = itertools.count(1)
 
@@ -151,29 +172,48 @@ class ChatServer:
 
         Then stop accepting, tell every client why with ``ERROR``, and give them
         ``shutdown_grace`` seconds to receive it before the remaining
-        connections are cut. Without a trigger, it serves until cancelled.
+        connections are cut. Last, the history still queued is saved (within
+        ``history_flush_timeout``), even when cancelled.
+        Without a trigger, it serves until cancelled.
         """
-        async with trio.open_nursery() as connections:
-            async with trio.open_nursery() as acceptors:
-                await acceptors.start(
-                    partial(
-                        trio.serve_listeners,
-                        self.handle_connection,
-                        list(listeners),
-                        handler_nursery=connections,
+        async with self._history_running():
+            await self._load_replay_buffers()
+            async with trio.open_nursery() as connections:
+                async with trio.open_nursery() as acceptors:
+                    await acceptors.start(
+                        partial(
+                            trio.serve_listeners,
+                            self.handle_connection,
+                            list(listeners),
+                            handler_nursery=connections,
+                        )
                     )
-                )
-                log.info("serving on %d listener(s)", len(listeners))
-                task_status.started(self)
-                if shutdown_trigger is None:
-                    await trio.sleep_forever()
-                else:
-                    await shutdown_trigger()
-                acceptors.cancel_scope.cancel()
-            log.info("shutting down: closing %d connection(s)", len(self._members))
-            for member in list(self._members.values()):
-                member.close("Server shutting down")
-            connections.cancel_scope.deadline = trio.current_time() + self.config.shutdown_grace
+                    log.info("serving on %d listener(s)", len(listeners))
+                    task_status.started(self)
+                    if shutdown_trigger is None:
+                        await trio.sleep_forever()
+                    else:
+                        await shutdown_trigger()
+                    acceptors.cancel_scope.cancel()
+                log.info("shutting down: closing %d connection(s)", len(self._members))
+                for member in list(self._members.values()):
+                    member.close("Server shutting down")
+                grace = self.config.shutdown_grace
+                connections.cancel_scope.deadline = trio.current_time() + grace
+
+    def _history_running(self) -> AbstractAsyncContextManager[None]:
+        if self.history is None:
+            return contextlib.nullcontext()
+        return self.history.running()
+
+    async def _load_replay_buffers(self) -> None:
+        """Give the state the last messages of each channel, so replay survives a restart."""
+        if self.history is not None and self.config.history_replay > 0:
+            recent = await self.history.recent_channel_messages(self.config.history_replay)
+            self.state.preload(recent)
+            log.info(
+                "history: %s, %d message(s) loaded for replay", self.history.store.path, len(recent)
+            )
 
     async def handle_connection(self, stream: trio.abc.Stream) -> None:
         """Serve one client from its first byte to its last; never raises."""
@@ -306,7 +346,8 @@ class ChatServer:
                             effects = state.reject(conn, error)
                         else:
                             effects = state.handle(conn, message)
-                    self._apply(effects)
+                    for query in self._apply(effects):
+                        await self._answer(member, query)
                     if member.closing:
                         return
 
@@ -333,13 +374,33 @@ class ChatServer:
                 member.queued -= len(data)
                 await stream.send_all(data)
 
-    def _apply(self, effects: list[Effect]) -> None:
-        """Carry out what the state decided."""
+    def _apply(self, effects: list[Effect]) -> list[Query]:
+        """Carry out what the state decided; return the history queries left to await."""
+        queries: list[Query] = []
         for effect in effects:
             if isinstance(effect, Send):
                 self._fan_out(effect)
-            else:
+            elif isinstance(effect, Record):
+                if self.history is not None:
+                    self.history.record(effect.entry)
+            elif isinstance(effect, Close):
                 self._close(effect)
+            else:
+                queries.append(effect)
+        return queries
+
+    async def _answer(self, member: _Member, query: Query) -> None:
+        """Run a CHATHISTORY query for the client that asked; only its reader waits."""
+        assert self.history is not None, "no queries without history"
+        request = query.query
+        try:
+            with trio.fail_after(self.config.history_query_timeout):
+                entries = await self.history.fetch(request)
+        except (HistoryUnavailable, trio.TooSlowError):
+            effects = self.state.history_failed(query.conn, request)
+        else:
+            effects = self.state.history_answer(query.conn, request, entries)
+        self._apply(effects)
 
     def _close(self, effect: Close) -> None:
         member = self._members.get(effect.conn)
@@ -352,6 +413,8 @@ class ChatServer:
         members = self._members
         sendq = self.config.sendq_bytes
         variants: list[bytes | None] = [None, None, None, None]
+        if send.exact_tags:  # tags already chosen for the recipient: one variant for all
+            variants = [serialize(message)] * 4
         for conn in send.targets:
             member = members.get(conn)
             if member is None:
@@ -385,6 +448,7 @@ async def serve(
     listeners: Sequence[trio.abc.Listener[Any]],
     config: ServerConfig | None = None,
     *,
+    store: HistoryStore | None = None,
     shutdown_trigger: Callable[[], Awaitable[object]] | None = None,
     task_status: trio.TaskStatus[ChatServer] = trio.TASK_STATUS_IGNORED,
 ) -> None:
@@ -393,5 +457,5 @@ async def serve(
     ``await nursery.start(serve, listeners)`` returns the running
     :class:`ChatServer` once it accepts connections.
     """
-    server = ChatServer(config)
+    server = ChatServer(config, store=store)
     await server.serve(listeners, shutdown_trigger=shutdown_trigger, task_status=task_status)
