@@ -111,6 +111,21 @@ class IrcClient:
         await self.send(f"JOIN {channel}")
         await self.expect("366")
 
+    async def batch(self, kind: str = "chathistory") -> tuple[Message, list[Message]]:
+        """Skip to the next ``BATCH +ref kind``; return it and the messages up to ``BATCH -ref``.
+
+        Every message inside must carry the ``batch`` tag of that reference.
+        """
+        opening = await self.expect("BATCH")
+        while opening.param(1) != kind:
+            opening = await self.expect("BATCH")
+        reference = opening.params[0].removeprefix("+")
+        inside: list[Message] = []
+        while (message := await self.receive()).params != (f"-{reference}",):
+            assert message.tags.get("batch") == reference, message
+            inside.append(message)
+        return opening, inside
+
     async def sync(self) -> None:
         """Wait until the server has handled everything sent so far (PING round trip)."""
         await self.send("PING :sync")

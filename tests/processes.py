@@ -101,6 +101,8 @@ async def serve(*args: str, cwd: str | None = None) -> AsyncIterator[ServerProce
     command = triochat_command("serve", "--host", "127.0.0.1", *args)
     if "--port" not in args and "--tls" not in args:
         command += ["--port", "0"]
+    if "--db" not in args and "--no-history" not in args:
+        command += ["--db", ":memory:"]  # each test's server starts with no history
     process = await trio.lowlevel.open_process(
         command, stdout=subprocess.PIPE, cwd=cwd, env={**os.environ, "PYTHONUNBUFFERED": "1"}
     )

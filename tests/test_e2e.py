@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import subprocess
 from typing import TYPE_CHECKING
 
@@ -53,9 +54,22 @@ async def test_chat_then_ctrl_c_tells_everyone_and_a_restart_reuses_the_port() -
             assert await again.stop() == 0
 
 
+async def test_sigterm_tells_clients_and_exits_0() -> None:
+    async with serve() as server:
+        with trio.fail_after(20):
+            alice = await tcp_client(server.port, "alice")
+            server.process.send_signal(signal.SIGTERM)
+            goodbye = await alice.wait_closed()
+            await alice.stream.aclose()
+            assert await server.process.wait() == 0
+        assert goodbye[-1].params == ("Server shutting down",)
+
+
 async def test_port_in_use_is_a_clear_error() -> None:
     async with serve() as server:
-        result = await run(triochat_command("serve", "--port", str(server.port)))
+        result = await run(
+            triochat_command("serve", "--port", str(server.port), "--db", ":memory:")
+        )
         assert result.returncode == 1
         assert b"cannot listen" in result.stderr
         assert b"Traceback" not in result.stderr

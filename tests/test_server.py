@@ -54,7 +54,7 @@ async def test_message_tags_client_receives_client_tags(
         bob = await harness.client("bob", caps="message-tags", channel="#a")
         await alice.send("@+draft/react=x;secret=1 PRIVMSG #a :hi")
         received = await bob.expect("PRIVMSG")
-        assert received.tags == {"+draft/react": "x"}
+        assert received.tags == {"+draft/react": "x", "msgid": received.tags["msgid"]}
 
 
 async def test_quit_says_goodbye_and_peers_see_it(

@@ -1385,9 +1385,16 @@ def test_only_client_only_tags_are_relayed_with_server_time() -> None:
         " PRIVMSG #room :tagged",
     )
     [send] = out.sends()
-    assert dict(send.message.tags) == {"+foo": "bar", "+example.com/x": "a b", "time": START_TAG}
+    msgid = send.message.tags["msgid"]  # the server's own, for the history
+    assert msgid != "forged"
+    assert dict(send.message.tags) == {
+        "+foo": "bar",
+        "+example.com/x": "a b",
+        "time": START_TAG,
+        "msgid": msgid,
+    }
     assert out.to(bob, tags=True) == [
-        f"@+foo=bar;+example.com/x=a\\sb;time={START_TAG} {A} PRIVMSG #room tagged"
+        f"@+foo=bar;+example.com/x=a\\sb;time={START_TAG};msgid={msgid} {A} PRIVMSG #room tagged"
     ]
 
 
@@ -1397,7 +1404,8 @@ def test_relayed_messages_carry_the_current_server_time() -> None:
     h.clock.advance(2.5)
     for line in ("PRIVMSG #room :x", "NOTICE bob :x", "TOPIC #room :x", "MODE #room +v bob"):
         [send] = h.feed(alice, line).sends()
-        assert send.message.tags == {"time": "2024-01-02T03:04:08.178Z"}, line
+        tags = {key: value for key, value in send.message.tags.items() if key != "msgid"}
+        assert tags == {"time": "2024-01-02T03:04:08.178Z"}, line
     [send] = h.feed(bob, "PART #room").sends()
     assert send.message.tags == {"time": "2024-01-02T03:04:08.178Z"}
     # Numerics are the server's own replies and carry no time.

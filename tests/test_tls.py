@@ -340,3 +340,10 @@ def test_insecure_warns_loudly(capsys: pytest.CaptureFixture[str]) -> None:
     assert context is not None
     assert context.verify_mode == ssl.CERT_NONE
     assert "NOT checked" in capsys.readouterr().err
+
+
+def test_tls_1_2_is_the_minimum_on_both_sides(dev_certs: tuple[Path, Path]) -> None:
+    ca_path, server_path = dev_certs
+    assert server_context(server_path).minimum_version == ssl.TLSVersion.TLSv1_2
+    assert client_context(ca_path).minimum_version == ssl.TLSVersion.TLSv1_2
+    assert client_context(ca_path).check_hostname

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import resource
 import signal
 import sys
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from ._config import DEFAULT_MOTD, ServerConfig
+from ._history import HistoryError, HistoryStore
 from ._server import serve
 from ._tls import DEFAULT_CERT_DIR, SERVER_FILE, TlsSetupError, server_context
 
@@ -27,6 +29,9 @@ log = logging.getLogger("triochat.serve")
 
 DEFAULT_PORT = 6667
 DEFAULT_TLS_PORT = 6697
+DEFAULT_DB = "triochat.db"
+_DURATION = re.compile(r"(\d+(?:\.\d*)?)\s*([smhdw]?)")
+_SECONDS_PER_UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -112,6 +117,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="drop PINGed clients that stay silent this long (default: %(default)s)",
     )
+    history = parser.add_argument_group("history")
+    history.add_argument(
+        "--db",
+        default=DEFAULT_DB,
+        metavar="PATH",
+        help=(
+            "SQLite file that keeps the chat history across restarts"
+            " (default: %(default)s in the current directory; :memory: keeps nothing)"
+        ),
+    )
+    history.add_argument(
+        "--history-replay",
+        type=int,
+        default=defaults.history_replay,
+        metavar="N",
+        help="messages of a channel replayed to whoever joins it; 0: none (default: %(default)s)",
+    )
+    history.add_argument(
+        "--history-max-age",
+        metavar="AGE",
+        help="forget messages older than AGE, e.g. 30d, 12h, 90m (default: keep them forever)",
+    )
+    history.add_argument(
+        "--history-max-per-channel",
+        type=int,
+        metavar="N",
+        help="keep at most N messages per channel or private conversation (default: all)",
+    )
+    history.add_argument(
+        "--no-history",
+        action="store_true",
+        help="store nothing, replay nothing, no CHATHISTORY",
+    )
     parser.add_argument(
         "--log-level",
         default="INFO",
@@ -137,6 +175,11 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
     for name in ("registration_timeout", "ping_interval", "ping_timeout", "handshake_timeout"):
         if getattr(args, name) <= 0:
             raise ValueError(f"--{name.replace('_', '-')} must be positive")
+    if args.history_replay < 0:
+        raise ValueError("--history-replay must be 0 or more")
+    if args.history_max_per_channel is not None and args.history_max_per_channel < 1:
+        raise ValueError("--history-max-per-channel must be positive")
+    max_age = None if args.history_max_age is None else parse_duration(args.history_max_age)
     return ServerConfig(
         server_name=args.server_name,
         network_name=args.network_name,
@@ -146,7 +189,32 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         ping_interval=args.ping_interval,
         ping_timeout=args.ping_timeout,
         handshake_timeout=args.handshake_timeout,
+        history=not args.no_history,
+        history_db=args.db,
+        history_replay=args.history_replay,
+        history_max_age=max_age,
+        history_max_per_channel=args.history_max_per_channel,
     )
+
+
+def parse_duration(text: str) -> float:
+    """``30d``, ``12h``, ``90m``, ``45s`` or plain seconds, in seconds; ``ValueError`` if not."""
+    match = _DURATION.fullmatch(text.strip().lower())
+    if match is None or float(match[1]) <= 0:
+        raise ValueError(f"--history-max-age must be a positive duration like 30d or 12h: {text!r}")
+    return float(match[1]) * _SECONDS_PER_UNIT[match[2]]
+
+
+def open_history(config: ServerConfig) -> HistoryStore | None:
+    """The history database the config asks for (None without history); ``HistoryError``."""
+    if not config.history:
+        return None
+    try:
+        return HistoryStore.open(config.history_db)
+    except HistoryError as error:
+        raise HistoryError(
+            f"cannot open the history database {config.history_db}: {error}"
+        ) from None
 
 
 def _raise_file_limit() -> None:
@@ -209,8 +277,12 @@ async def run_server(
     *,
     tls_port: int | None = None,
     tls_context: ssl.SSLContext | None = None,
+    store: HistoryStore | None = None,
 ) -> int:
-    """Listen, announce every bound address on stdout, and serve until told to stop."""
+    """Listen, announce every bound address on stdout, and serve until told to stop.
+
+    The server saves its queued history to ``store`` and closes it on the way out.
+    """
     async with trio.open_nursery() as nursery:
         stop = trio.Event()
         await nursery.start(_watch_signals, stop, nursery.cancel_scope)
@@ -222,7 +294,7 @@ async def run_server(
             return 1
         for listener in listeners:
             print(f"triochat: listening on {_describe(listener)}", flush=True)
-        await serve(listeners, config, shutdown_trigger=stop.wait)
+        await serve(listeners, config, store=store, shutdown_trigger=stop.wait)
         nursery.cancel_scope.cancel()
     log.info("stopped")
     return 0
@@ -233,18 +305,24 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = config_from_args(args)
         tls_context = server_context(args.cert, args.key) if args.tls else None
-    except (ValueError, TlsSetupError) as error:
+        store = open_history(config)
+    except (ValueError, TlsSetupError, HistoryError) as error:
         print(f"triochat serve: {error}", file=sys.stderr)
         return 2
     port = args.port if args.port is not None or args.tls else DEFAULT_PORT
     _raise_file_limit()
-    return trio.run(
-        partial(
-            run_server,
-            config,
-            args.host,
-            port,
-            tls_port=args.tls_port if args.tls else None,
-            tls_context=tls_context,
+    try:
+        return trio.run(
+            partial(
+                run_server,
+                config,
+                args.host,
+                port,
+                tls_port=args.tls_port if args.tls else None,
+                tls_context=tls_context,
+                store=store,
+            )
         )
-    )
+    finally:
+        if store is not None:
+            store.close()  # already closed by the server, unless it never started

@@ -42,3 +42,20 @@ class ServerConfig:
     shutdown_grace: float = 5.0
     #: Channels one client may be in at once (CHANLIMIT).
     max_channels: int = 50
+    #: Keep chat history: record messages, replay them on JOIN, answer CHATHISTORY.
+    history: bool = True
+    #: The history database: a SQLite file, or ``:memory:`` (``triochat serve``
+    #: defaults to ``triochat.db``; a library server keeps nothing on disk unless told).
+    history_db: str = ":memory:"
+    #: Messages of a channel replayed to whoever joins it (0: no replay).
+    history_replay: int = 50
+    #: Most messages one CHATHISTORY request returns (advertised as ``CHATHISTORY=``).
+    history_request_limit: int = 100
+    #: Forget messages older than this many seconds (None: keep them forever).
+    history_max_age: float | None = None
+    #: Keep at most this many messages per channel or private conversation (None: all).
+    history_max_per_channel: int | None = None
+    #: A CHATHISTORY query slower than this gets ``FAIL ... MESSAGE_ERROR``.
+    history_query_timeout: float = 10.0
+    #: On shutdown, time allowed to save the history still queued.
+    history_flush_timeout: float = 10.0

@@ -12,7 +12,11 @@ Everything that decides *what* happens lives in :mod:`._state` (pure) and
   ``sendq_bytes`` it is disconnected ("SendQ exceeded");
 * every expected way for a connection to end (EOF, reset, timeout, protocol
   error, a bug in one handler) is handled inside that connection's handler, so
-  nothing ever reaches the accept loop or another connection.
+  nothing ever reaches the accept loop or another connection;
+* chat history goes to :class:`~._history.History` without waiting (its
+  writer task saves it in a worker thread), and a ``CHATHISTORY`` query is
+  awaited by the asking client's reader alone, between two of its lines, so
+  its replies keep their order and nobody else waits.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import trio
 
 from ._config import ServerConfig
 from ._fanout import Flusher, Outbox
+from ._history import History, HistoryStore, HistoryUnavailable
 from ._irc import (
     LINE_TOO_LONG,
     LineReader,
@@ -36,10 +41,11 @@ from ._irc import (
     parse,
     serialize,
 )
-from ._state import Client, Close, ConnId, Effect, Send, ServerState
+from ._state import Client, Close, ConnId, Effect, Query, Record, Send, ServerState
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
+    from contextlib import AbstractAsyncContextManager
 
 __all__ = ["ChatServer", "serve"]
 
@@ -101,11 +107,26 @@ def _peer_host(stream: trio.abc.Stream) -> str:
 
 
 class ChatServer:
-    """A running chat server: the shared state plus one handler per connection."""
+    """A running chat server: the shared state plus one handler per connection.
 
-    def __init__(self, config: ServerConfig | None = None) -> None:
-        self.config = config or ServerConfig()
-        self.state = ServerState(self.config)
+    With history on, ``store`` is the database to keep it in (the server
+    closes it when it stops); without one, ``config.history_db`` is opened,
+    which may raise :class:`~._history.HistoryError`.
+    """
+
+    def __init__(
+        self, config: ServerConfig | None = None, *, store: HistoryStore | None = None
+    ) -> None:
+        self.config = config = config or ServerConfig()
+        self.state = ServerState(config)
+        self.history: History | None = None
+        if config.history:
+            self.history = History(
+                store or HistoryStore.open(config.history_db),
+                flush_timeout=config.history_flush_timeout,
+                max_age=config.history_max_age,
+                max_per_key=config.history_max_per_channel,
+            )
         self._members: dict[ConnId, _Member] = {}
         self._ids = itertools.count(1)
         #: Writes out what was delivered, once per scheduling round.
@@ -127,9 +148,12 @@ class ChatServer:
 
         Then stop accepting, tell every client why with ``ERROR``, and give them
         ``shutdown_grace`` seconds to receive it before the remaining
-        connections are cut. Without a trigger, it serves until cancelled.
+        connections are cut. Last, the history still queued is saved (within
+        ``history_flush_timeout``), even when cancelled.
+        Without a trigger, it serves until cancelled.
         """
-        async with trio.open_nursery() as server:
+        async with self._history_running(), trio.open_nursery() as server:
+            await self._load_replay_buffers()
             await server.start(self._flusher.run)
             async with trio.open_nursery() as connections:
                 async with trio.open_nursery() as acceptors:
@@ -155,6 +179,20 @@ class ChatServer:
                 grace = self.config.shutdown_grace
                 connections.cancel_scope.deadline = trio.current_time() + grace
             server.cancel_scope.cancel()  # the flusher: every connection has ended
+
+    def _history_running(self) -> AbstractAsyncContextManager[None]:
+        if self.history is None:
+            return contextlib.nullcontext()
+        return self.history.running()
+
+    async def _load_replay_buffers(self) -> None:
+        """Give the state the last messages of each channel, so replay survives a restart."""
+        if self.history is not None and self.config.history_replay > 0:
+            recent = await self.history.recent_channel_messages(self.config.history_replay)
+            self.state.preload(recent)
+            log.info(
+                "history: %s, %d message(s) loaded for replay", self.history.store.path, len(recent)
+            )
 
     async def handle_connection(self, stream: trio.abc.Stream) -> None:
         """Serve one client from its first byte to its last; never raises.
@@ -285,7 +323,7 @@ class ChatServer:
                     # out what the previous chunk fanned out: a burst reaches the
                     # outboxes chunk by chunk, never piled up whole (fairness first).
                     reader.feed(data)
-                    if self._handle_lines(member, reader):
+                    if await self._handle_lines(member, reader):
                         return
             if member.closing:
                 return  # finished: the scope was cancelled, not timed out
@@ -305,7 +343,7 @@ class ChatServer:
             member.close(f"Closing link: {member.quit_reason}")
             return
 
-    def _handle_lines(self, member: _Member, reader: LineReader) -> bool:
+    async def _handle_lines(self, member: _Member, reader: LineReader) -> bool:
         """Handle every complete line; True when the connection must close."""
         state = self.state
         conn = member.conn
@@ -320,18 +358,39 @@ class ChatServer:
                     effects = state.reject(conn, error)
                 else:
                     effects = state.handle(conn, message)
-            self._apply(effects)
+            for query in self._apply(effects):
+                await self._answer(member, query)
             if member.closing:
                 return True
         return False
 
-    def _apply(self, effects: list[Effect]) -> None:
-        """Carry out what the state decided."""
+    def _apply(self, effects: list[Effect]) -> list[Query]:
+        """Carry out what the state decided; return the history queries left to await."""
+        queries: list[Query] = []
         for effect in effects:
             if isinstance(effect, Send):
                 self._fan_out(effect)
-            else:
+            elif isinstance(effect, Record):
+                if self.history is not None:
+                    self.history.record(effect.entry)
+            elif isinstance(effect, Close):
                 self._close(effect)
+            else:
+                queries.append(effect)
+        return queries
+
+    async def _answer(self, member: _Member, query: Query) -> None:
+        """Run a CHATHISTORY query for the client that asked; only its reader waits."""
+        assert self.history is not None, "no queries without history"
+        request = query.query
+        try:
+            with trio.fail_after(self.config.history_query_timeout):
+                entries = await self.history.fetch(request)
+        except (HistoryUnavailable, trio.TooSlowError):
+            effects = self.state.history_failed(query.conn, request)
+        else:
+            effects = self.state.history_answer(query.conn, request, entries)
+        self._apply(effects)
 
     def _close(self, effect: Close) -> None:
         member = self._members.get(effect.conn)
@@ -343,6 +402,8 @@ class ChatServer:
         message = send.message
         members = self._members
         variants: list[bytes | None] = [None, None, None, None]
+        if send.exact_tags:  # tags already chosen for the recipient: one variant for all
+            variants = [serialize(message)] * 4
         for conn in send.targets:
             member = members.get(conn)
             if member is None:
@@ -380,6 +441,7 @@ async def serve(
     listeners: Sequence[trio.abc.Listener[Any]],
     config: ServerConfig | None = None,
     *,
+    store: HistoryStore | None = None,
     shutdown_trigger: Callable[[], Awaitable[object]] | None = None,
     task_status: trio.TaskStatus[ChatServer] = trio.TASK_STATUS_IGNORED,
 ) -> None:
@@ -388,5 +450,5 @@ async def serve(
     ``await nursery.start(serve, listeners)`` returns the running
     :class:`ChatServer` once it accepts connections.
     """
-    server = ChatServer(config)
+    server = ChatServer(config, store=store)
     await server.serve(listeners, shutdown_trigger=shutdown_trigger, task_status=task_status)

@@ -3,9 +3,18 @@
 Nothing here does I/O or imports trio. The server feeds in what happened
 (:meth:`ServerState.connect`, :meth:`~ServerState.handle`,
 :meth:`~ServerState.disconnect`) and gets back the effects to carry out:
-:class:`Send` (one message, serialized once, for a tuple of connections) and
-:class:`Close` (send ``ERROR`` and hang up). So every rule of the chat room is
+:class:`Send` (one message, serialized once, for a tuple of connections),
+:class:`Close` (send ``ERROR`` and hang up), :class:`Record` (save a message
+in the chat history) and :class:`Query` (read the history for a
+``CHATHISTORY`` request, then hand the rows back with
+:meth:`~ServerState.history_answer`). So every rule of the chat room is
 testable with plain function calls.
+
+History is private by construction: a channel's history is readable by its
+members only, and a private message by the two connections that exchanged it
+(there are no accounts, and nicknames are reused, so a nickname alone proves
+nothing). The last messages of each channel are kept here, in memory, so that
+the replay on JOIN never waits for the database.
 
 Clients are keyed by an opaque :data:`ConnId`, never by nickname, because
 nicknames change; nicknames and channel names are indexed under their
@@ -16,11 +25,26 @@ from __future__ import annotations
 
 import hmac
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final, NewType
 
 from . import _numerics as rpl
+from ._chathistory import (
+    MESSAGE_SUBCOMMANDS,
+    UNBOUNDED,
+    HistoryEntry,
+    HistoryQuery,
+    iso_time,
+    milliseconds,
+    new_id_source,
+    parse_bound,
+    parse_limit,
+    private_key,
+    recordable,
+    stamped_text,
+)
 from ._help import HELP_INDEX, HELP_TOPICS
 from ._irc import (
     MAX_BODY_BYTES,
@@ -53,6 +77,8 @@ __all__ = [
     "Close",
     "ConnId",
     "Effect",
+    "Query",
+    "Record",
     "Send",
     "ServerState",
 ]
@@ -63,7 +89,9 @@ VERSION: Final = "triochat-0.1"
 SUPPORTED_CAPS: Final = frozenset(
     {
         "away-notify",
+        "batch",
         "cap-notify",
+        "draft/chathistory",
         "echo-message",
         "message-tags",
         "multi-prefix",
@@ -88,10 +116,16 @@ _USERNAME_CHARS: Final = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class Send:
-    """Deliver ``message`` to every connection in ``targets``."""
+    """Deliver ``message`` to every connection in ``targets``.
+
+    The fan-out passes on only the tags each recipient negotiated; with
+    ``exact_tags`` the state has already chosen them (history for one client,
+    where ``batch`` goes with the ``batch`` capability).
+    """
 
     targets: tuple[ConnId, ...]
     message: Message
+    exact_tags: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +136,22 @@ class Close:
     reason: str
 
 
-Effect = Send | Close
+@dataclass(frozen=True, slots=True)
+class Record:
+    """Save ``entry`` in the chat history; the server's writer does it off the hot path."""
+
+    entry: HistoryEntry
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """Run ``query`` for ``conn``, then give the rows to :meth:`ServerState.history_answer`."""
+
+    conn: ConnId
+    query: HistoryQuery
+
+
+Effect = Send | Close | Record | Query
 
 
 @dataclass(slots=True, eq=False)
@@ -129,6 +178,10 @@ class Client:
     #: Which tags this client receives (read by the fan-out on every delivery).
     wants_time: bool = False
     wants_tags: bool = False
+    #: Private history is readable by the session that sent or received it, only.
+    session: str = ""
+    #: Batches opened so far, for batch references unique on this connection.
+    batches: int = 0
 
     def update_source(self) -> None:
         self.source = f"{self.nick}!{self.user}@{self.host}"
@@ -149,8 +202,7 @@ class Channel:
 
 def _iso_time(timestamp: float) -> str:
     """The IRCv3 ``server-time`` format: UTC with milliseconds."""
-    moment = datetime.fromtimestamp(timestamp, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return iso_time(milliseconds(timestamp))
 
 
 def _middle(param: str) -> str:
@@ -186,6 +238,14 @@ class ServerState:
         self.channels: dict[str, Channel] = {}
         self._nicks: dict[str, Client] = {}
         self._effects: list[Effect] = []
+        self._run_id, self._new_msgid = new_id_source()
+        self._recording = config.history
+        self._caps = SUPPORTED_CAPS if config.history else SUPPORTED_CAPS - {"draft/chathistory"}
+        #: The last messages of each channel (by key), replayed on JOIN.
+        self._recent: dict[str, deque[HistoryEntry]] = {}
+        self._replay_count = config.history_replay if config.history else 0
+        if config.history_max_per_channel is not None:
+            self._replay_count = min(self._replay_count, config.history_max_per_channel)
         self._handlers: dict[str, Callable[[Client, Message], None]] = {
             "AWAY": self._away,
             "CAP": self._cap,
@@ -217,6 +277,8 @@ class ServerState:
             "WHOIS": self._whois,
             "WHOWAS": self._whowas,
         }
+        if config.history:
+            self._handlers["CHATHISTORY"] = self._chathistory
 
     # -- what the server layer tells us -------------------------------------
 
@@ -224,7 +286,9 @@ class ServerState:
         """A connection arrived from ``host`` (an address, shown in ``nick!user@host``)."""
         if host.startswith(":"):  # an IPv6 address must not look like a trailing parameter
             host = "0" + host
-        self.clients[conn] = Client(conn, host or "unknown", self._clock())
+        self.clients[conn] = Client(
+            conn, host or "unknown", self._clock(), session=f"{self._run_id}.{conn}"
+        )
 
     def handle(self, conn: ConnId, message: Message) -> list[Effect]:
         """A client sent ``message``."""
@@ -274,6 +338,37 @@ class ServerState:
         client = self.clients.get(conn)
         if client is not None:
             self._forget(client, reason)
+        return self._take_effects()
+
+    def preload(self, entries: Iterable[HistoryEntry]) -> None:
+        """Fill the replay buffers with channel messages saved before a restart (oldest first)."""
+        for entry in entries:
+            if entry.readers is None:
+                self._remember(entry)
+
+    def history_answer(
+        self, conn: ConnId, query: HistoryQuery, entries: list[HistoryEntry]
+    ) -> list[Effect]:
+        """The rows a :class:`Query` found: show them to the client that asked."""
+        client = self.clients.get(conn)
+        if client is not None:
+            if query.subcommand == "TARGETS":
+                self._show_targets(client, entries)
+            else:
+                self._show_history(client, query.target, entries, replay=False)
+        return self._take_effects()
+
+    def history_failed(self, conn: ConnId, query: HistoryQuery) -> list[Effect]:
+        """A :class:`Query` could not be answered; tell the client that asked."""
+        client = self.clients.get(conn)
+        if client is not None:
+            self._history_fail(
+                client,
+                "MESSAGE_ERROR",
+                query.subcommand,
+                query.target,
+                "Messages could not be retrieved",
+            )
         return self._take_effects()
 
     def is_registered(self, conn: ConnId) -> bool:
@@ -340,7 +435,7 @@ class ServerState:
         if subcommand == "LS":
             if not client.registered:
                 client.negotiating_caps = True
-            caps = " ".join(sorted(SUPPORTED_CAPS))
+            caps = " ".join(sorted(self._caps))
             self._cap_reply(client, "LS", caps)
         elif subcommand == "LIST":
             self._cap_reply(client, "LIST", " ".join(sorted(client.caps)))
@@ -349,7 +444,7 @@ class ServerState:
                 client.negotiating_caps = True
             requested = message.param(1)
             changes = [(name.startswith("-"), name.lstrip("-")) for name in requested.split()]
-            if not changes or any(name not in SUPPORTED_CAPS for _, name in changes):
+            if not changes or any(name not in self._caps for _, name in changes):
                 self._cap_reply(client, "NAK", requested)
                 return
             for remove, name in changes:
@@ -455,6 +550,7 @@ class ServerState:
             f"CHANMODES=,,,{CHANNEL_MODES}",
             f"CHANNELLEN={MAX_CHANNEL_LENGTH}",
             f"CHANTYPES={CHANNEL_PREFIXES}",
+            *self._history_tokens(),
             f"KICKLEN={KICK_LENGTH}",
             f"MAXTARGETS={MAX_TARGETS}",
             "MODES=4",
@@ -469,6 +565,11 @@ class ServerState:
         for start in range(0, len(tokens), 12):
             batch = tokens[start : start + 12]
             self._numeric(client, rpl.RPL_ISUPPORT, *batch, "are supported by this server")
+
+    def _history_tokens(self) -> tuple[str, ...]:
+        if not self._recording:
+            return ()
+        return (f"CHATHISTORY={self.config.history_request_limit}", "MSGREFTYPES=timestamp,msgid")
 
     # -- connection upkeep --------------------------------------------------
 
@@ -522,6 +623,7 @@ class ServerState:
             if channel.topic:
                 self._topic_reply(client, channel)
             self._names_reply(client, channel)
+            self._replay(client, channel)
 
     def _part(self, client: Client, message: Message) -> None:
         if not message.params:
@@ -694,8 +796,10 @@ class ServerState:
                 self._numeric(client, rpl.ERR_TOOMANYTARGETS, message.params[0], "Too many targets")
             return
         tags = {key: value for key, value in message.tags.items() if key.startswith("+")}
-        tags["time"] = _iso_time(self._clock())
+        now_ms = milliseconds(self._clock())
+        tags["time"] = iso_time(now_ms)
         client.last_spoke = self._clock()
+        record = self._recording and needs_text and recordable(text)
         echo = "echo-message" in client.caps
         unique: dict[str, str] = {}  # one delivery per target, compared as names are
         for target in targets:
@@ -720,6 +824,7 @@ class ServerState:
                     *(conn for conn in channel.members if conn != client.conn),
                     *((client.conn,) if echo else ()),
                 )
+                key, readers = casefold(channel.name), None
             else:
                 peer = self._nicks.get(casefold(target))
                 if peer is None or not peer.registered:
@@ -732,17 +837,234 @@ class ServerState:
                 recipients = (
                     (peer.conn, client.conn) if echo and peer is not client else (peer.conn,)
                 )
+                key = private_key(client.nick, peer.nick)
+                readers = (client.session, peer.session)
             if command == "TAGMSG":
                 recipients = (conn for conn in recipients if self.clients[conn].wants_tags)
+            msgid = self._new_msgid() if record else None
             conns = tuple(recipients)
             if conns:
-                self._effects.append(Send(conns, Message(command, params, client.source, tags)))
+                sent_tags = tags if msgid is None else {**tags, "msgid": msgid}
+                self._effects.append(
+                    Send(conns, Message(command, params, client.source, sent_tags))
+                )
+            if msgid is not None:
+                entry = HistoryEntry(
+                    now_ms, msgid, key, params[0], client.source, command, text, readers
+                )
+                self._record(entry)
 
     def _may_speak(self, client: Client, channel: Channel) -> bool:
         status = channel.members.get(client.conn)
         if status is None:
             return "n" not in channel.modes and "m" not in channel.modes
         return "m" not in channel.modes or bool(status)
+
+    # -- history ------------------------------------------------------------
+
+    def _record(self, entry: HistoryEntry) -> None:
+        self._effects.append(Record(entry))
+        if entry.readers is None:
+            self._remember(entry)
+
+    def _remember(self, entry: HistoryEntry) -> None:
+        """Keep a channel message for the replay on JOIN (the last few only)."""
+        if not self._replay_count:
+            return
+        recent = self._recent.get(entry.key)
+        if recent is None:
+            recent = self._recent[entry.key] = deque(maxlen=self._replay_count)
+        recent.append(entry)
+
+    def _replay(self, client: Client, channel: Channel) -> None:
+        """Show a newcomer what was said last, from memory, marked as history.
+
+        A client that negotiated ``draft/chathistory`` asks for history itself
+        (``CHATHISTORY LATEST``), so it gets no replay: that would show it twice.
+        """
+        recent = self._recent.get(casefold(channel.name))
+        if not recent or "draft/chathistory" in client.caps:
+            return
+        entries = list(recent)
+        max_age = self.config.history_max_age
+        if max_age is not None:
+            oldest = milliseconds(self._clock() - max_age)
+            entries = [entry for entry in entries if entry.time_ms >= oldest]
+        if entries:
+            self._show_history(client, channel.name, entries, replay=True)
+
+    def _show_history(
+        self, client: Client, target: str, entries: list[HistoryEntry], *, replay: bool
+    ) -> None:
+        """Send ``entries`` so that they read as history, never as live chat.
+
+        With ``batch`` and ``server-time``: a ``chathistory`` batch, each line
+        with its original time. Otherwise server notices around lines whose
+        text starts with their time, as ZNC plays back its buffer.
+        """
+        if client.wants_time and "batch" in client.caps:
+            batch = self._open_batch(client, "chathistory", target)
+            for entry in entries:
+                self._send_exact(client, self._replayed(client, entry, entry.text, batch))
+            self._close_batch(client, batch)
+            return
+        notice_target = target if is_channel(target) else client.nick
+        count = len(entries)
+        if not count:
+            self._server_notice(client, notice_target, f"*** No history for {target}")
+            return
+        if replay:
+            opening = f"*** Replaying the last {count} message(s) of {target} (times in UTC)"
+            closing = "*** End of replay: what follows is live"
+        else:
+            opening = f"*** History of {target}: {count} message(s) (times in UTC)"
+            closing = f"*** End of history of {target}"
+        self._server_notice(client, notice_target, opening)
+        for entry in entries:
+            self._send_exact(client, self._replayed(client, entry, stamped_text(entry), None))
+        self._server_notice(client, notice_target, closing)
+
+    def _replayed(
+        self, client: Client, entry: HistoryEntry, text: str, batch: str | None
+    ) -> Message:
+        """``entry`` as this client sees it again, with the tags it negotiated."""
+        tags: dict[str, str] = {}
+        if batch is not None:
+            tags["batch"] = batch
+        if client.wants_time:
+            tags["time"] = iso_time(entry.time_ms)
+        if client.wants_tags:
+            tags["msgid"] = entry.msgid
+        return Message(entry.command, (entry.target, text), entry.source, tags)
+
+    def _show_targets(self, client: Client, entries: list[HistoryEntry]) -> None:
+        """``CHATHISTORY TARGETS`` lines: each conversation and the time of its last message."""
+        batch = None
+        if "batch" in client.caps:
+            batch = self._open_batch(client, "draft/chathistory-targets")
+        tags = {"batch": batch} if batch is not None else {}
+        for entry in entries:
+            name = entry.target
+            if entry.readers is not None and entry.readers[0] != client.session:
+                name = entry.sender  # a private message this client received
+            params = ("TARGETS", name, iso_time(entry.time_ms))
+            line = Message("CHATHISTORY", params, self.config.server_name, tags)
+            self._send_exact(client, line)
+        if batch is not None:
+            self._close_batch(client, batch)
+
+    def _open_batch(self, client: Client, kind: str, *params: str) -> str:
+        client.batches += 1
+        reference = f"history{client.batches}"
+        batch = Message("BATCH", (f"+{reference}", kind, *params), self.config.server_name)
+        self._send(client, batch)
+        return reference
+
+    def _close_batch(self, client: Client, reference: str) -> None:
+        self._send(client, Message("BATCH", (f"-{reference}",), self.config.server_name))
+
+    def _send_exact(self, client: Client, message: Message) -> None:
+        self._effects.append(Send((client.conn,), message, exact_tags=True))
+
+    def _server_notice(self, client: Client, target: str, text: str) -> None:
+        self._send(client, Message("NOTICE", (target, text), self.config.server_name))
+
+    def _history_fail(self, client: Client, code: str, *params: str) -> None:
+        """``FAIL CHATHISTORY <code> <context...> :<description>`` (IRCv3 standard replies)."""
+        *context, description = params
+        fail = ("CHATHISTORY", code, *map(_middle, context), description)
+        self._send(client, Message("FAIL", fail, self.config.server_name))
+
+    def _chathistory(self, client: Client, message: Message) -> None:
+        subcommand = message.param(0).upper()
+        args = message.params[1:]
+        if subcommand == "TARGETS":
+            self._chathistory_targets(client, args)
+        elif subcommand in MESSAGE_SUBCOMMANDS:
+            self._chathistory_messages(client, subcommand, args)
+        elif not subcommand:
+            self._history_fail(client, "NEED_MORE_PARAMS", "*", "Missing parameters")
+        else:
+            self._history_fail(client, "UNKNOWN_COMMAND", subcommand, "Unknown command")
+
+    def _chathistory_messages(self, client: Client, subcommand: str, args: tuple[str, ...]) -> None:
+        """``CHATHISTORY <subcommand> <target> <reference> [<reference>] <limit>``.
+
+        Access is checked first, and answered alike for a channel that does
+        not exist and one the client is not in: nothing reveals which.
+        """
+        between = subcommand == "BETWEEN"
+        if len(args) < (4 if between else 3):
+            self._history_fail(client, "NEED_MORE_PARAMS", subcommand, "Missing parameters")
+            return
+        target = args[0]
+        readable = self._readable_history(client, target)
+        if readable is None:
+            self._history_fail(
+                client, "INVALID_TARGET", subcommand, target, "Messages could not be retrieved"
+            )
+            return
+        key, target = readable
+        first = parse_bound(args[1], star=subcommand == "LATEST")
+        second = parse_bound(args[2]) if between else UNBOUNDED
+        limit = parse_limit(args[-1], self.config.history_request_limit)
+        if first is None or second is None:
+            bad = args[1] if first is None else args[2]
+            self._history_fail(
+                client,
+                "INVALID_PARAMS",
+                subcommand,
+                bad,
+                "Use timestamp=YYYY-MM-DDThh:mm:ss.sssZ or msgid=<id>",
+            )
+        elif limit is None:
+            self._history_fail(
+                client,
+                "INVALID_PARAMS",
+                subcommand,
+                args[-1],
+                "The limit must be a positive number",
+            )
+        else:
+            query = HistoryQuery(subcommand, target, (key,), client.session, first, second, limit)
+            self._effects.append(Query(client.conn, query))
+
+    def _readable_history(self, client: Client, target: str) -> tuple[str, str] | None:
+        """The history key and display name of ``target`` if ``client`` may read it.
+
+        A channel: only while a member. A nickname: the client's own
+        conversation with it (the store then keeps to the client's session).
+        """
+        if is_channel(target):
+            channel = self.channels.get(casefold(target))
+            if channel is None or client.conn not in channel.members:
+                return None
+            return casefold(channel.name), channel.name
+        if valid_nick(target):
+            return private_key(client.nick, target), target
+        return None
+
+    def _chathistory_targets(self, client: Client, args: tuple[str, ...]) -> None:
+        """``CHATHISTORY TARGETS <timestamp> <timestamp> <limit>``: the client's conversations."""
+        if len(args) < 3:
+            self._history_fail(client, "NEED_MORE_PARAMS", "TARGETS", "Missing parameters")
+            return
+        first = parse_bound(args[0], msgid=False)
+        second = parse_bound(args[1], msgid=False)
+        limit = parse_limit(args[2], self.config.history_request_limit)
+        if first is None or second is None:
+            bad = args[0] if first is None else args[1]
+            self._history_fail(
+                client, "INVALID_PARAMS", "TARGETS", bad, "Use timestamp=YYYY-MM-DDThh:mm:ss.sssZ"
+            )
+        elif limit is None:
+            self._history_fail(
+                client, "INVALID_PARAMS", "TARGETS", args[2], "The limit must be a positive number"
+            )
+        else:
+            channels = tuple(client.channels)
+            query = HistoryQuery("TARGETS", "", channels, client.session, first, second, limit)
+            self._effects.append(Query(client.conn, query))
 
     # -- information --------------------------------------------------------
 
