@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -142,10 +142,12 @@ class TriochatLauncher:
     base_args: tuple[str, ...] = ()
     name: str = "triochat"
     label: str = "triochat"
-    #: triochat has no message history yet. Once it has, fill this in, e.g.
-    #: ``{"on": ("--history", "1000"), "off": ("--history", "0")}``, and the
-    #: "history" scenario runs instead of printing n/a.
-    history_args: Mapping[str, tuple[str, ...]] | None = None
+    #: History is on by default, as shipped (each run gets a fresh database in
+    #: the work directory, see :meth:`start`); the "history" scenario also runs
+    #: it with history off.
+    history_args: Mapping[str, tuple[str, ...]] | None = field(
+        default_factory=lambda: {"on": (), "off": ("--no-history",)}
+    )
 
     def command(self, extra_args: Sequence[str]) -> list[str]:
         fields = {"python": sys.executable, "host": HOST}
@@ -155,7 +157,10 @@ class TriochatLauncher:
         ]
 
     def start(self, workdir: Path, extra_args: Sequence[str] = ()) -> RunningServer:
-        log_path = workdir / f"triochat-{time.monotonic_ns()}.log"
+        run_id = time.monotonic_ns()
+        log_path = workdir / f"triochat-{run_id}.log"
+        if "--no-history" not in extra_args and "--db" not in extra_args:
+            extra_args = (*extra_args, "--db", str(workdir / f"triochat-{run_id}.db"))
         process = _spawn(self.command(extra_args), log_path)
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
