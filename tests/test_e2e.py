@@ -179,3 +179,35 @@ async def test_irssi_and_triochat_connect_chat_publicly_and_privately(tmp_path: 
             ("#lobby", "hi carol, from triochat connect"),
         ]
         assert await server.stop() == 0
+
+
+async def test_irssi_over_tls_verifies_the_dev_ca_and_chats(tmp_path: Path) -> None:
+    irssi = require("irssi")
+    made = await run(triochat_command("certs", "--dir", str(tmp_path / "certs")))
+    assert made.returncode == 0, made.stderr
+    cert, ca = tmp_path / "certs" / "server.pem", tmp_path / "certs" / "ca.pem"
+    tmux = Tmux(require("tmux"), f"triochat-e2e-{os.getpid()}-{secrets.token_hex(4)}")
+    home = tmp_path / "irssi"
+    home.mkdir()
+    (home / "config").write_text('settings = { "irc/core" = { cmd_queue_speed = "0"; }; };\n')
+    async with serve("--tls", "--tls-port", "0", "--cert", str(cert)) as server:
+        port = server.tls_ports[0]
+        tls_args = ("localhost", "--port", str(port), "--tls", "--ca", str(ca))
+        async with connect(*tls_args, "--nick", "alice") as alice:
+            try:
+                with trio.fail_after(60):
+                    await alice.output.wait_for("here in #lobby")
+                    await tmux.start([irssi, f"--home={home}", "-n", "carol"])
+                    await tmux.wait_for("Irssi v")
+                    await tmux.type(f"/connect -tls -tls_cafile {ca} localhost {port}")
+                    await tmux.wait_for("Welcome to the triochat IRC Network")
+                    await tmux.type("/join #lobby")
+                    await alice.output.wait_for("carol has joined #lobby")
+                    await tmux.type("hello over TLS from irssi")
+                    await alice.output.wait_for("<carol> hello over TLS from irssi")
+                    await tmux.type("/quit")
+                    await alice.output.wait_for("carol has quit")
+                    assert await alice.finish() == 0
+            finally:
+                await tmux.close()
+        assert await server.stop() == 0

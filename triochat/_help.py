@@ -13,6 +13,10 @@ __all__ = ["HELP_INDEX", "HELP_TOPICS"]
 _COMMANDS: Final = {
     "AWAY": ("AWAY [:message]", "Mark yourself away with a message; no message marks you back."),
     "CAP": ("CAP LS|LIST|REQ|END", "Negotiate IRCv3 capabilities."),
+    "CHATHISTORY": (
+        "CHATHISTORY LATEST|BEFORE|AFTER|AROUND|BETWEEN|TARGETS ...",
+        "Read back a channel's or a conversation's history (IRCv3 draft/chathistory).",
+    ),
     "HELP": ("HELP [command]", "List the commands, or explain one."),
     "ISON": ("ISON nick...", "Tell which of the given nicknames are online."),
     "JOIN": ("JOIN #channel[,#channel]", "Join channels (creating them); JOIN 0 leaves all."),
