@@ -11,10 +11,10 @@ import logging
 import pytest
 import trio
 import trio.testing
-from harness import IrcClient, MemoryListener, ServerHarness, config
+from harness import MemoryListener, ServerHarness, config
 
 from triochat._config import ServerConfig
-from triochat._server import ChatServer, serve
+from triochat._server import ChatServer
 from triochat._state import ServerState
 
 
@@ -292,20 +292,26 @@ async def test_a_bug_in_one_connection_reaches_nobody_else(
     assert any("a bug in a command handler" in r.getMessage() or r.exc_info for r in caplog.records)
 
 
+async def serve_until_stopped(
+    nursery: trio.Nursery, server_config: ServerConfig
+) -> tuple[ServerHarness, trio.Event, trio.Event]:
+    """A server with a shutdown trigger: set ``stop`` to shut it down; ``done`` when it has."""
+    harness = ServerHarness(ChatServer(server_config), MemoryListener())
+    stop, done = trio.Event(), trio.Event()
+
+    async def run() -> None:
+        await harness.server.serve([harness.listener], shutdown_trigger=stop.wait)
+        done.set()
+
+    nursery.start_soon(run)
+    return harness, stop, done
+
+
 async def test_shutdown_tells_every_client_then_returns(
     autojump_clock: trio.testing.MockClock, nursery: trio.Nursery
 ) -> None:
-    listener = MemoryListener()
-    stop = trio.Event()
-    done = trio.Event()
-
-    async def run() -> None:
-        await serve([listener], config(), shutdown_trigger=stop.wait)
-        done.set()
-
+    harness, stop, done = await serve_until_stopped(nursery, config())
     with trio.fail_after(10):
-        nursery.start_soon(run)
-        harness = ServerHarness(ChatServer(), listener)
         alice = await harness.client("alice", channel="#a")
         bob = await harness.client("bob", channel="#a")
         stop.set()
@@ -315,23 +321,15 @@ async def test_shutdown_tells_every_client_then_returns(
             assert messages[-1].params == ("Server shutting down",)
         await done.wait()
     with pytest.raises(trio.BrokenResourceError):
-        await listener.connect()  # no longer accepting
+        await harness.listener.connect()  # no longer accepting
 
 
 async def test_shutdown_grace_bounds_a_client_that_never_reads(
     autojump_clock: trio.testing.MockClock, nursery: trio.Nursery
 ) -> None:
-    listener = MemoryListener()
-    stop = trio.Event()
-    done = trio.Event()
-
-    async def run() -> None:
-        await serve([listener], config(shutdown_grace=3), shutdown_trigger=stop.wait)
-        done.set()
-
+    harness, stop, done = await serve_until_stopped(nursery, config(shutdown_grace=3))
     with trio.fail_after(10):
-        nursery.start_soon(run)
-        stuck = IrcClient(await listener.connect(lockstep=True))
+        stuck = await harness.connect(lockstep=True)
         await stuck.register("stuck")  # and never reads again
         stop.set()
         start = trio.current_time()

@@ -662,21 +662,24 @@ class ServerState:
             # A kicker who just kicked itself (or emptied the channel) may kick no more.
             if index and self._operated_channel(client, channel.name) is None:
                 return
-            target = self._nicks.get(casefold(nick))
-            if target is None or target.conn not in channel.members:
-                self._numeric(
-                    client,
-                    rpl.ERR_USERNOTINCHANNEL,
-                    nick,
-                    channel.name,
-                    "They aren't on that channel",
-                )
+            target = self._member_named(client, channel, nick)
+            if target is None:
                 continue
             self._to_channel(
                 channel, self._event(client, "KICK", channel.name, target.nick, reason)
             )
             del target.channels[casefold(channel.name)]
             self._remove_member(channel, target)
+
+    def _member_named(self, client: Client, channel: Channel, nick: str) -> Client | None:
+        """The member of ``channel`` called ``nick``; otherwise tell ``client`` (441)."""
+        target = self._nicks.get(casefold(nick))
+        if target is None or target.conn not in channel.members:
+            self._numeric(
+                client, rpl.ERR_USERNOTINCHANNEL, nick, channel.name, "They aren't on that channel"
+            )
+            return None
+        return target
 
     def _operated_channel(self, client: Client, name: str) -> Channel | None:
         """The channel ``name`` if ``client`` may operate on it; otherwise say why."""
@@ -1310,15 +1313,8 @@ class ServerState:
                     self._numeric(client, rpl.ERR_NEEDMOREPARAMS, "MODE", "Not enough parameters")
                     continue
                 nick = args.pop(0)
-                target = self._nicks.get(casefold(nick))
-                if target is None or target.conn not in channel.members:
-                    self._numeric(
-                        client,
-                        rpl.ERR_USERNOTINCHANNEL,
-                        nick,
-                        channel.name,
-                        "They aren't on that channel",
-                    )
+                target = self._member_named(client, channel, nick)
+                if target is None:
                     continue
                 status = channel.members[target.conn]
                 if (char in status) != adding:
