@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -60,6 +61,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_CHANNEL,
         help=f"the channel to join on arrival (default: {DEFAULT_CHANNEL})",
     )
+    parser.add_argument(
+        "--plain",
+        action="store_true",
+        help="line mode: no full-screen interface (the default when not on a terminal)",
+    )
     tls = parser.add_argument_group("TLS")
     tls.add_argument(
         "--tls", action="store_true", help="encrypt, and check the server's certificate"
@@ -106,11 +112,40 @@ def run(args: argparse.Namespace) -> int:
         print(f"triochat connect: {error}", file=sys.stderr)
         return EXIT_USAGE
     port = port_from_args(args)
+    if full_screen_wanted(args):
+        return _run_full_screen(args.host, port, args.nick, args.channel, ssl_context)
     try:
         return trio.run(_connect_and_chat, args.host, port, args.nick, args.channel, ssl_context)
     except* KeyboardInterrupt:
         pass  # Ctrl-C before the session could catch it as a polite quit
     return EXIT_INTERRUPTED
+
+
+def full_screen_wanted(args: argparse.Namespace) -> bool:
+    """The full-screen interface: on a terminal (in and out), unless ``--plain``."""
+    if getattr(args, "plain", False) or os.environ.get("TERM") in (None, "", "dumb"):
+        return False
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def _run_full_screen(
+    host: str, port: int, nick: str | None, channel: str, ssl_context: ssl.SSLContext | None
+) -> int:
+    from ._tui import run_app  # here: Textual loads only for the full-screen client
+
+    try:
+        return run_app(
+            partial(connect, host, port, ssl_context=ssl_context),
+            server=f"{host}:{port}",
+            tls=ssl_context is not None,
+            nick=nick,
+            channel=channel,
+        )
+    except OSError as error:
+        print(f"triochat: cannot connect to {host}:{port}: {_reason(error)}", file=sys.stderr)
+    except ConnectError as error:
+        print(f"triochat: {error}", file=sys.stderr)
+    return EXIT_UNREACHABLE
 
 
 async def _connect_and_chat(

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Final
 import trio
 
 from ._client_core import ClientCore, Phase, local_now
+from ._client_events import UserInput
 from ._irc import LINE_TOO_LONG, LineReader, RemoteProtocolError, parse
 from ._tls import describe_verification_error
 
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from ._client_core import Effects
+    from ._client_events import Event
 
 __all__ = ["DEFAULT_TIMEOUTS", "ClientTimeouts", "ConnectError", "connect", "run_client"]
 
@@ -50,6 +52,8 @@ class ClientTimeouts:
     drain: float = 30.0
     #: After ``!private NICK``: for the server to say whether NICK is here.
     check: float = 10.0
+    #: After a lag probe (full-screen client): for its PONG, else the connection counts as lost.
+    ping: float = 60.0
 
 
 DEFAULT_TIMEOUTS: Final = ClientTimeouts()
@@ -138,18 +142,30 @@ async def run_client(
 
 
 class _Session:
-    """The two tasks of one client connection and the state they share."""
+    """The tasks of one client connection and the state they share.
+
+    A full-screen client (:mod:`._client_reconnect`) gives ``events`` instead
+    of (or besides) ``display``, types :class:`UserInput` that says which
+    window a line comes from, and asks for a lag probe every ``lag_interval``
+    seconds: a probe unanswered within ``timeouts.ping`` ends the session as
+    a lost connection (a link that died silently never says so otherwise).
+    """
 
     def __init__(
         self,
         core: ClientCore,
         stream: trio.abc.Stream,
-        display: trio.abc.SendChannel[str],
+        display: trio.abc.SendChannel[str] | None,
         timeouts: ClientTimeouts,
+        *,
+        events: trio.abc.SendChannel[Event] | None = None,
+        lag_interval: float | None = None,
     ) -> None:
         self._core = core
         self._stream = stream
         self._display = display
+        self._events = events
+        self._lag_interval = lag_interval
         self._timeouts = timeouts
         self._lines = LineReader()
         # Effects leave in the order the core made them: a task calls the core
@@ -158,12 +174,14 @@ class _Session:
         self._changed = trio.Event()
         self._check_deadline: float | None = None
 
-    async def run(self, user_lines: trio.abc.ReceiveChannel[str]) -> int:
+    async def run(self, user_lines: trio.abc.ReceiveChannel[str | UserInput]) -> int:
         try:
             async with trio.open_nursery() as nursery:
                 await self._apply(self._core.start())
                 nursery.start_soon(self._read_server, nursery.cancel_scope)
                 nursery.start_soon(self._read_user, user_lines, nursery.cancel_scope)
+                if self._lag_interval is not None:
+                    nursery.start_soon(self._probe_lag, self._lag_interval, nursery.cancel_scope)
         finally:
             if self._core.phase is not Phase.CLOSED:  # cancelled from outside
                 with trio.move_on_after(self._timeouts.close, shield=True):
@@ -178,17 +196,19 @@ class _Session:
         session.cancel()
 
     async def _read_user(
-        self, user_lines: trio.abc.ReceiveChannel[str], session: trio.CancelScope
+        self, user_lines: trio.abc.ReceiveChannel[str | UserInput], session: trio.CancelScope
     ) -> None:
         core = self._core
         while core.talking:
-            line: str | None = ""
+            line: str | UserInput | None = ""
             with trio.move_on_at(self._deadline_of_check()) as check_wait:
                 line = await self._next_line(user_lines)
             if check_wait.cancelled_caught:
                 await self._apply(core.check_timed_out())
             elif line is None:
                 await self._finish_input()
+            elif isinstance(line, UserInput):
+                await self._apply(core.user_line(line.text, window=line.window))
             else:
                 await self._apply(core.user_line(line))
         with trio.move_on_after(self._timeouts.close):
@@ -196,9 +216,29 @@ class _Session:
         await self._apply(core.connection_lost("the server did not close the connection"))
         session.cancel()
 
+    async def _probe_lag(self, interval: float, session: trio.CancelScope) -> None:
+        """Measure the lag once registered, then every ``interval`` seconds.
+
+        A probe without an answer within ``timeouts.ping`` means the link is dead.
+        """
+        core = self._core
+        await self._wait_until(lambda: core.phase is not Phase.REGISTERING)
+        while True:
+            await self._apply(core.probe_lag())
+            with trio.move_on_after(self._timeouts.ping):
+                await self._wait_until(lambda: not core.lag_probe_pending)
+            if core.lag_probe_pending and core.phase is not Phase.CLOSED:
+                reason = f"no answer from the server for {self._timeouts.ping:g} seconds"
+                await self._apply(core.connection_lost(reason))
+                session.cancel()
+                return
+            await trio.sleep(interval)
+
     # -- helpers ----------------------------------------------------------------
 
-    async def _next_line(self, user_lines: trio.abc.ReceiveChannel[str]) -> str | None:
+    async def _next_line(
+        self, user_lines: trio.abc.ReceiveChannel[str | UserInput]
+    ) -> str | UserInput | None:
         """The next user line once the core can take it; None at end of input."""
         await self._wait_until(lambda: self._core.accepting_input)
         try:
@@ -251,19 +291,23 @@ class _Session:
     async def _apply(self, effects: Effects) -> None:
         """Show and send what the core asked for, then wake whoever waits on it."""
         async with self._lock:
-            await self._show(effects.show)
+            await self._show(effects)
             if effects.send:
                 try:
                     await self._stream.send_all(b"".join(effects.send))
                 except (trio.BrokenResourceError, trio.ClosedResourceError) as error:
                     lost = self._core.connection_lost(str(error) or "the connection broke")
-                    await self._show(lost.show)
+                    await self._show(lost)
         self._changed.set()
         self._changed = trio.Event()
 
-    async def _show(self, lines: tuple[str, ...]) -> None:
-        for line in lines:
-            await self._display.send(line)
+    async def _show(self, effects: Effects) -> None:
+        if self._display is not None:
+            for line in effects.show:
+                await self._display.send(line)
+        if self._events is not None:
+            for event in effects.events:
+                await self._events.send(event)
 
     async def _wait_until(self, condition: Callable[[], bool]) -> None:
         while not condition():

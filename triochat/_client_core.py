@@ -21,12 +21,21 @@ Rules this module keeps:
   (:attr:`~ClientCore.accepting_input`), so at most one line waits here.
 * The end of the session is reported once, with an exit code: 0 when we left
   (``QUIT``), 1 when the server went away first.
+
+Besides the display strings, every call also returns structured events
+(``Effects.events``, see :mod:`._client_events`) for a full-screen client: which
+room a line belongs to, who spoke, who joined or left, whether a line is
+replayed history (inside an IRCv3 ``chathistory`` batch). The line client
+ignores them. A full-screen client also says which window each typed line comes
+from (``user_line(line, window=...)``), and plain text goes there.
 """
 
 from __future__ import annotations
 
 import enum
 import logging
+import re
+import time
 from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,15 +43,47 @@ from typing import TYPE_CHECKING, Final
 
 from . import _numerics as rpl
 from ._client_commands import Command, Text, UnknownCommand, Verb, help_lines, parse_input
+from ._client_events import (
+    ChatLine,
+    ConnectionLost,
+    HistoryEnded,
+    HistoryStarted,
+    InfoLine,
+    Joined,
+    LagMeasured,
+    Left,
+    MemberJoined,
+    MemberLeft,
+    MemberModes,
+    MemberQuit,
+    Members,
+    NickChanged,
+    QueryEnded,
+    QueryStarted,
+    Registered,
+    Topic,
+)
 from ._client_replies import describe_error, is_error
 from ._client_text import sanitize, split_utf8
 from ._irc import MAX_BODY_BYTES, LocalProtocolError, Message, serialize
 from ._names import casefold, is_channel
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
 
-__all__ = ["DEFAULT_QUIT_REASON", "WANTED_CAPS", "ClientCore", "Effects", "Phase", "local_now"]
+    from ._client_events import Event
+
+__all__ = [
+    "DEFAULT_QUIT_REASON",
+    "LAG_TOKEN",
+    "UNSET",
+    "WANTED_CAPS",
+    "ClientCore",
+    "Effects",
+    "Phase",
+    "local_now",
+    "mentions",
+]
 
 logger = logging.getLogger("triochat.client")
 
@@ -51,6 +92,14 @@ WANTED_CAPS: Final = frozenset({"server-time", "echo-message", "message-tags", "
 DEFAULT_QUIT_REASON: Final = "leaving"
 #: The token of the PING that proves the server has read all our piped input.
 DRAIN_TOKEN: Final = "triochat-drain"
+#: The token of the PING that measures the lag to the server.
+LAG_TOKEN: Final = "triochat-lag"
+#: Open batches a server may keep at once (more are not tracked).
+_MAX_BATCHES: Final = 64
+#: How often registration tries the nick with one more ``_`` (with ``nick_fallback``).
+_MAX_NICK_FALLBACKS: Final = 3
+# What is not part of a nickname, for finding one in a line of text.
+_NOT_NICK: Final = re.compile(r"[^A-Za-z0-9\[\]\\`_^{|}-]+")
 # The server relays our PRIVMSG to others with ":nick!user@host " in front, and
 # that whole line must fit in 512 bytes: keep room for the longest host name.
 _HOST_RESERVE: Final = 63
@@ -81,12 +130,24 @@ _TALKING: Final = (Phase.REGISTERING, Phase.CHATTING)
 _UNSENDABLE: Final = str.maketrans({"\0": None, "\r": None, "\n": " "})
 
 
+class _Unset(enum.Enum):
+    UNSET = "unset"
+
+
+#: ``user_line(window=UNSET)``: the line client, which has no windows.
+UNSET: Final = _Unset.UNSET
+
+
 @dataclass(frozen=True, slots=True)
 class Effects:
-    """What to do after one event: IRC lines to send, lines to show the user."""
+    """What to do after one event: IRC lines to send, lines to show the user.
+
+    ``events`` says the same as ``show``, and more, as data (for a full-screen client).
+    """
 
     send: tuple[bytes, ...] = ()
     show: tuple[str, ...] = ()
+    events: tuple[Event, ...] = ()
 
 
 def local_now() -> datetime:
@@ -127,6 +188,12 @@ def _as_channel(name: str) -> str:
     return name if is_channel(name) else "#" + name
 
 
+def mentions(text: str, nick: str) -> bool:
+    """True when ``text`` names ``nick`` as a word (IRC case rules)."""
+    wanted = casefold(nick)
+    return any(casefold(word) == wanted for word in _NOT_NICK.split(text) if word)
+
+
 def _sendable_word(word: str) -> bool:
     """True when ``word`` can be a middle parameter (a nick, a channel)."""
     return bool(word) and not word.startswith(":") and not any(c.isspace() for c in word)
@@ -140,6 +207,13 @@ class ClientCore:
         channel: joined right after registration and made the current target;
             ``None`` joins nothing.
         clock: the local time, for lines the server did not time-stamp.
+        also_join: more channels to join after ``channel`` (a reconnection
+            joins again every room it was in).
+        extra_caps: capabilities to ask for besides :data:`WANTED_CAPS`
+            (``batch``, to see replayed history as such).
+        nick_fallback: when the nick is taken during registration, try it
+            with a ``_`` more (a few times) before asking the user.
+        monotonic: seconds on a steady clock, for the lag.
     """
 
     def __init__(
@@ -148,6 +222,10 @@ class ClientCore:
         nick: str | None,
         channel: str | None = "#lobby",
         clock: Callable[[], datetime] = local_now,
+        also_join: Iterable[str] = (),
+        extra_caps: Iterable[str] = (),
+        nick_fallback: bool = False,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.nick = nick or "*"
         #: Capabilities the server acknowledged.
@@ -159,15 +237,29 @@ class ClientCore:
         #: The private partner plain text goes to, when set.
         self.query: str | None = None
         self.exit_code: int | None = None
+        #: True once the server welcomed us.
+        self.welcomed = False
         self._phase = Phase.REGISTERING
         self._clock = clock
+        self._monotonic = monotonic
         self._stamp = ""
+        self._time = clock()
+        self._wanted_caps = WANTED_CAPS | frozenset(extra_caps)
+        self._nick_fallback = nick_fallback
+        self._fallbacks = 0
+        self._window: str | _Unset | None = UNSET
+        self._batches: dict[str, str | None] = {}  # reference: the history's window, if any
+        self._history = False
+        self._lag_sent: float | None = None
+        self._events: list[Event] = []
         self._initial_nick = nick
         self._awaiting_nick = False
         self._user_sent = False
         self._offered_caps: set[str] = set()
         self._cap_ended = False
-        self._autojoin = _as_channel(channel) if channel else None
+        joins = [_as_channel(name) for name in ([channel] if channel else []) + list(also_join)]
+        self._autojoin = joins[0] if joins else None
+        self._also_join = [name for name in joins[1:] if not _same_name(name, joins[0])]
         self._names: dict[str, list[str]] = {}
         self._checking: str | None = None  # the nick a !private waits on
         self._check_found = False
@@ -193,6 +285,7 @@ class ClientCore:
             "FAIL": self._on_standard_reply,
             "WARN": self._on_standard_reply,
             "NOTE": self._on_standard_reply,
+            "BATCH": self._on_batch,
         }
         self._commands: dict[Verb, Callable[[str], None]] = {
             Verb.HELP: self._cmd_help,
@@ -217,8 +310,20 @@ class ClientCore:
 
     @property
     def target(self) -> str | None:
-        """Where plain text goes: the private partner, else the current channel."""
+        """Where plain text goes: the private partner, else the current channel.
+
+        In a full-screen client: the window the last line was typed in, if
+        that is a channel we are in or a nick (none for the status window).
+        """
+        window = self._window
+        if window is not UNSET and (window is None or self._left_channel(window)):
+            return None
         return self.query or self.room
+
+    @property
+    def lag_probe_pending(self) -> bool:
+        """True while a :meth:`probe_lag` PING waits for its PONG."""
+        return self._lag_sent is not None
 
     @property
     def talking(self) -> bool:
@@ -246,15 +351,23 @@ class ClientCore:
             self._register_as(nick)
         else:
             if nick is not None:
-                self._show(f"-!- {nick!r} cannot be used as a nickname")
+                self._show(f"-!- {nick!r} cannot be used as a nickname", error=True)
             self._ask_for_nick()
         return self._done()
 
-    def user_line(self, line: str) -> Effects:
-        """A line the user typed (without its line ending)."""
+    def user_line(self, line: str, *, window: str | _Unset | None = UNSET) -> Effects:
+        """A line the user typed (without its line ending).
+
+        ``window`` is where a full-screen client's user typed it: a channel or
+        a nick, which becomes the target of plain text, or ``None`` for the
+        status window, where plain text goes nowhere. The line client leaves
+        it out (:data:`UNSET`): plain text goes to the current target.
+        """
         self._begin()
         line = line.rstrip("\r\n").translate(_UNSENDABLE)
         parsed = parse_input(line)
+        if window is not UNSET:
+            self._look_at(window)
         if self._phase not in _TALKING:
             logger.debug("input after the end of the session: %r", line)
         elif isinstance(parsed, Command) and parsed.verb is Verb.QUIT:
@@ -289,6 +402,20 @@ class ClientCore:
             self._quit(reason)
         return self._done()
 
+    def probe_lag(self) -> Effects:
+        """Measure the lag: a ``PING`` whose ``PONG`` gives :class:`LagMeasured`.
+
+        Nothing is sent before registration, after it, or while a probe is pending.
+        """
+        self._begin()
+        if (
+            self._phase is Phase.CHATTING
+            and self._lag_sent is None
+            and self._send("PING", LAG_TOKEN)
+        ):
+            self._lag_sent = self._monotonic()
+        return self._done()
+
     def check_timed_out(self) -> Effects:
         """The server never answered a ``!private`` check: stay where we are."""
         self._begin()
@@ -309,6 +436,7 @@ class ClientCore:
     def server_message(self, message: Message) -> Effects:
         """A message from the server."""
         self._begin(message.tags)
+        self._history = self._batches.get(message.tags.get("batch", "")) is not None
         if self._phase is Phase.CLOSED:
             return self._done()
         handler = self._handlers.get(message.command)
@@ -325,23 +453,53 @@ class ClientCore:
     def _begin(self, tags: Mapping[str, str] | None = None) -> None:
         now = self._clock()
         when = _tag_time(tags) if tags else None
-        self._stamp = (now if when is None else when.astimezone(now.tzinfo)).strftime("%H:%M")
+        self._time = now if when is None else when.astimezone(now.tzinfo)
+        self._stamp = self._time.strftime("%H:%M")
+        self._history = False
 
     def _done(self) -> Effects:
-        effects = Effects(tuple(self._out), tuple(self._screen))
+        effects = Effects(tuple(self._out), tuple(self._screen), tuple(self._events))
         self._out.clear()
         self._screen.clear()
+        self._events.clear()
         return effects
 
-    def _show(self, text: str) -> None:
+    def _show(
+        self,
+        text: str,
+        *,
+        window: str | None = None,
+        error: bool = False,
+        info: bool = True,
+        server: bool = False,
+    ) -> None:
+        """Show ``text``; unless ``info`` is False, also as an :class:`InfoLine` in ``window``.
+
+        ``server`` marks what the server says on its own (welcome, MOTD, notices),
+        which belongs in the status window rather than where the user is.
+        """
         self._screen.append(sanitize(f"[{self._stamp}] {text}"))
+        if info:
+            self._emit(
+                InfoLine(
+                    sanitize(text.removeprefix("-!- ")),
+                    self._time,
+                    None if window is None else sanitize(window),
+                    error=error,
+                    history=self._history,
+                    server=server,
+                )
+            )
+
+    def _emit(self, event: Event) -> None:
+        self._events.append(event)
 
     def _send(self, command: str, *params: str) -> bool:
         """Queue one message; False (and an error shown) if it cannot be written."""
         try:
             self._out.append(serialize(Message(command, params)))
         except LocalProtocolError as error:
-            self._show(f"-!- not sent: {error}")
+            self._show(f"-!- not sent: {error}", error=True)
             return False
         return True
 
@@ -354,7 +512,7 @@ class ClientCore:
     def _take_nick(self, line: str) -> None:
         nick = line.strip()
         if not _sendable_word(nick):
-            self._show("-!- a nickname is one word, without spaces")
+            self._show("-!- a nickname is one word, without spaces", error=True)
             self._ask_for_nick()
             return
         self._awaiting_nick = False
@@ -373,7 +531,7 @@ class ClientCore:
             offered = _last(message).split() if len(message.params) > 2 else []
             self._offered_caps.update(cap.partition("=")[0] for cap in offered)
             if not more:
-                wanted = sorted(WANTED_CAPS & self._offered_caps)
+                wanted = sorted(self._wanted_caps & self._offered_caps)
                 if wanted:
                     self._send("CAP", "REQ", " ".join(wanted))
                 else:
@@ -398,16 +556,28 @@ class ClientCore:
     def _on_welcome(self, message: Message) -> None:
         self._phase = Phase.CHATTING
         self._awaiting_nick = False
+        self.welcomed = True
         self.nick = message.param(0, self.nick)
-        self._show(f"-!- {_last(message)}")
-        if self._autojoin and self._send("JOIN", self._autojoin):
-            return  # the held lines wait for the JOIN's answer
+        self._emit(Registered(sanitize(self.nick), sanitize(message.source or "")))
+        self._show(f"-!- {_last(message)}", server=True)
+        first = self._autojoin and self._send("JOIN", self._autojoin)
+        for channel in self._also_join:
+            self._send("JOIN", channel)
+        if first:
+            return  # the held lines wait for the first JOIN's answer
         self._autojoin = None
         self._release_held()
 
     def _on_nick_error(self, message: Message) -> None:
-        self._show(f"-!- {describe_error(message)}")
-        if self._phase is Phase.REGISTERING:
+        self._show(f"-!- {describe_error(message)}", error=True)
+        if self._phase is not Phase.REGISTERING:
+            return
+        taken = message.command in {rpl.ERR_NICKNAMEINUSE, "436", "437"}
+        if self._nick_fallback and taken and self._fallbacks < _MAX_NICK_FALLBACKS:
+            self._fallbacks += 1
+            self._show(f"-!- trying {self.nick}_")
+            self._register_as(self.nick + "_")
+        else:
             self._ask_for_nick()
 
     # -- what the user typed --------------------------------------------------------
@@ -437,14 +607,18 @@ class ClientCore:
             case Text(text):
                 self._say(text)
             case UnknownCommand(word):
-                self._show(f"-!- unknown command {word}; type /help for the list")
+                self._show(f"-!- unknown command {word}; type /help for the list", error=True)
             case Command(verb, args):
                 self._commands[verb](args)
 
     def _say(self, text: str) -> None:
         target = self.target
-        if target is None:
-            self._show("-!- you are not in a channel: /join #channel, or /msg NICK TEXT")
+        if isinstance(self._window, str) and self._left_channel(self._window):
+            self._show(f"-!- you are not in {self._window}: /join {self._window}", error=True)
+        elif target is None:
+            self._show(
+                "-!- you are not in a channel: /join #channel, or /msg NICK TEXT", error=True
+            )
         else:
             self._privmsg(target, text)
 
@@ -470,7 +644,7 @@ class ClientCore:
         self._send("TIME")
 
     def _cmd_who(self, args: str) -> None:
-        channel = args.split()[0] if args else self.room
+        channel = args.split()[0] if args else self._viewed_channel()
         if channel is None:
             self._show("-!- you are not in a channel: /join #channel first")
         else:
@@ -479,7 +653,7 @@ class ClientCore:
     def _cmd_msg(self, args: str) -> None:
         nick, _, text = args.partition(" ")
         if not nick or not text.strip():
-            self._show("-!- usage: /msg NICK TEXT")
+            self._show("-!- usage: /msg NICK TEXT", error=True)
         else:
             self._privmsg(nick, text.lstrip(" "))
 
@@ -491,7 +665,7 @@ class ClientCore:
 
     def _cmd_private(self, args: str) -> None:
         if not args:
-            self._show("-!- usage: !private NICK")
+            self._show("-!- usage: !private NICK", error=True)
             return
         nick = args.split()[0]
         if self._refuse_private_target(nick) or not self._send("WHOIS", nick):
@@ -502,29 +676,29 @@ class ClientCore:
     def _cmd_me(self, args: str) -> None:
         target = self.target
         if not args:
-            self._show("-!- usage: /me TEXT")
+            self._show("-!- usage: /me TEXT", error=True)
         elif target is None:
-            self._show("-!- you are not in a channel: /join #channel first")
+            self._show("-!- you are not in a channel: /join #channel first", error=True)
         else:
             self._privmsg(target, args, action=True)
 
     def _cmd_nick(self, args: str) -> None:
         if not args:
-            self._show("-!- usage: /nick NEW")
+            self._show("-!- usage: /nick NEW", error=True)
         else:
             self._send("NICK", args.split()[0])
 
     def _cmd_join(self, args: str) -> None:
         if not args:
-            self._show("-!- usage: /join #CHANNEL")
+            self._show("-!- usage: /join #CHANNEL", error=True)
             return
         self._send("JOIN", _as_channel(args.split()[0]))
 
     def _cmd_part(self, args: str) -> None:
         channel, _, reason = args.partition(" ")
-        channel = channel or self.room or ""
+        channel = channel or self._viewed_channel() or ""
         if not channel:
-            self._show("-!- you are not in a channel")
+            self._show("-!- you are not in a channel", error=True)
         elif reason.strip():
             self._send("PART", channel, reason.strip())
         else:
@@ -535,6 +709,29 @@ class ClientCore:
             self._quit_sent = True
             self._phase = Phase.QUITTING
 
+    # -- windows (a full-screen client) ------------------------------------------------
+
+    def _look_at(self, window: str | None) -> None:
+        """The user typed in ``window``: plain text and ``/part``, ``/who`` go there."""
+        self._window = window
+        if window is None or self._phase not in _TALKING or self._awaiting_nick:
+            return
+        if not is_channel(window):
+            self.query = window
+        elif joined := self.channels.get(casefold(window)):
+            self.room, self.query = joined, None
+
+    def _left_channel(self, window: str) -> bool:
+        """True for a channel window whose channel we are not in."""
+        return is_channel(window) and casefold(window) not in self.channels
+
+    def _viewed_channel(self) -> str | None:
+        """The channel that ``/part`` and ``/who`` mean when given none."""
+        window = self._window
+        if window is UNSET:
+            return self.room
+        return window if window is not None and is_channel(window) else None
+
     # -- private talk -----------------------------------------------------------------
 
     def _refuse_private_target(self, nick: str) -> bool:
@@ -542,21 +739,25 @@ class ClientCore:
         if is_channel(nick):
             self._show(f"-!- {nick} is a channel: use /join {nick}")
         elif self._is_me(nick):
-            self._show("-!- that is you: pick someone else to talk to privately")
+            self._show("-!- that is you: pick someone else to talk to privately", error=True)
         else:
             return False
         return True
 
     def _start_query(self, nick: str) -> None:
         self.query = nick
+        self._emit(QueryStarted(sanitize(nick)))
         back = f"/query alone returns to {self.room}" if self.room else "/query alone ends it"
         self._show(f"-!- talking privately with {nick}; {back}")
 
     def _end_query(self) -> None:
         if self.query is None:
-            self._show("-!- you are not talking privately with anyone")
+            self._show("-!- you are not talking privately with anyone", error=True)
             return
         partner, self.query = self.query, None
+        self._emit(
+            QueryEnded(sanitize(partner), None if self.room is None else sanitize(self.room))
+        )
         where = f"back in {self.room}" if self.room else "you are not in a channel"
         self._show(f"-!- private talk with {partner} ended; {where}")
 
@@ -567,7 +768,7 @@ class ClientCore:
             self._release_held()
         else:
             where = f"still talking in {self.room}" if self.room else "private mode not started"
-            self._show(f"-!- {nick} is not on the server; {where}")
+            self._show(f"-!- {nick} is not on the server; {where}", error=True)
             self._release_held(refuse_text_for=nick)
 
     def _on_check_reply(self, message: Message) -> bool:
@@ -578,7 +779,7 @@ class ClientCore:
         if message.command == rpl.RPL_WHOISUSER:
             self._check_found = True
         elif message.command == rpl.ERR_NOSUCHNICK:
-            self._show(f"-!- {describe_error(message)}")
+            self._show(f"-!- {describe_error(message)}", error=True)
             self._finish_check(found=False)
         elif message.command == rpl.RPL_ENDOFWHOIS:
             self._finish_check(found=self._check_found)
@@ -595,6 +796,9 @@ class ClientCore:
     def _on_pong(self, message: Message) -> None:
         if self._phase is Phase.DRAINING and message.params[-1:] == (DRAIN_TOKEN,):
             self._quit("")
+        elif message.params[-1:] == (LAG_TOKEN,) and self._lag_sent is not None:
+            self._emit(LagMeasured(max(0.0, self._monotonic() - self._lag_sent)))
+            self._lag_sent = None
 
     def _on_error(self, message: Message) -> None:
         self._close(message.param(0, "the server closed the connection"))
@@ -604,22 +808,43 @@ class ClientCore:
             return
         self._phase = Phase.CLOSED
         self.exit_code = 0 if self._quit_sent else 1
-        self._show(f"-!- disconnected: {reason}")
+        self._show(f"-!- disconnected: {reason}", info=False)
+        self._emit(ConnectionLost(sanitize(reason), self._time))
 
     def _on_standard_reply(self, message: Message) -> None:
         kind = {"FAIL": "error", "WARN": "warning", "NOTE": "note"}[message.command]
-        self._show(f"-!- {kind} ({message.param(0)}): {_last(message)}")
+        self._show(f"-!- {kind} ({message.param(0)}): {_last(message)}", error=kind == "error")
+
+    def _on_batch(self, message: Message) -> None:
+        """``BATCH +ref type [params]`` opens a batch, ``BATCH -ref`` closes it.
+
+        Only ``chathistory`` batches matter: what they hold is replayed history.
+        """
+        reference = message.param(0)
+        if reference.startswith("+") and len(self._batches) < _MAX_BATCHES:
+            window = None
+            if message.param(1) == "chathistory" and message.param(2):
+                window = sanitize(message.param(2))
+                self._emit(HistoryStarted(window, self._time))
+            self._batches[reference[1:]] = window
+        elif reference.startswith("-"):
+            window = self._batches.pop(reference[1:], None)
+            if window is not None:
+                self._emit(HistoryEnded(window, self._time))
 
     def _on_message(self, message: Message) -> None:
         sender = _nick_of(message.source)
         target, text = message.param(0), message.param(1)
         if message.command == "NOTICE":
             if "!" not in (message.source or "") or not sender:
-                self._show(f"-!- {text}")
-            elif is_channel(target):
-                self._show(f"-!- notice from {sender} to {target}: {text}")
+                channel = is_channel(target)
+                self._show(f"-!- {text}", window=target if channel else None, server=not channel)
+                return
+            if is_channel(target):
+                self._show(f"-!- notice from {sender} to {target}: {text}", info=False)
             else:
-                self._show(f"-!- notice from {sender}: {text}")
+                self._show(f"-!- notice from {sender}: {text}", info=False)
+            self._emit_chat(sender, target, text, notice=True)
             return
         if text.startswith("\x01"):
             verb, _, body = text.strip("\x01").partition(" ")
@@ -631,25 +856,52 @@ class ClientCore:
             self._show_message(sender, target, text)
 
     def _show_message(self, sender: str, target: str, text: str, *, action: bool = False) -> None:
+        self._emit_chat(sender, target, text, action=action)
         if not is_channel(target):
             action_text = f"* {sender} {text}" if action else text
             if self._is_me(sender):
-                self._show(f"-> *{target}* {action_text}")
+                self._show(f"-> *{target}* {action_text}", info=False)
             else:
-                self._show(f"*{sender}* {action_text}")
+                self._show(f"*{sender}* {action_text}", info=False)
             return
         elsewhere = "" if self.room and _same_name(target, self.room) else f"{target} "
-        self._show(f"{elsewhere}* {sender} {text}" if action else f"{elsewhere}<{sender}> {text}")
+        said = f"{elsewhere}* {sender} {text}" if action else f"{elsewhere}<{sender}> {text}"
+        self._show(said, info=False)
+
+    def _emit_chat(
+        self, sender: str, target: str, text: str, *, action: bool = False, notice: bool = False
+    ) -> None:
+        """Say as a :class:`ChatLine` what ``sender`` said to ``target``."""
+        own = self._is_me(sender)
+        private = not is_channel(target)
+        window = target if own or not private else sender
+        self._emit(
+            ChatLine(
+                sanitize(window),
+                sanitize(sender),
+                sanitize(text),
+                self._time,
+                action=action,
+                notice=notice,
+                own=own,
+                history=self._history,
+                mention=not own and (private or mentions(text, self.nick)),
+            )
+        )
 
     def _on_join(self, message: Message) -> None:
         nick, channel = _nick_of(message.source), message.param(0)
         if not self._is_me(nick):
-            self._show(f"-!- {nick} has joined {channel}")
+            self._emit(MemberJoined(sanitize(channel), sanitize(nick)))
+            self._show(f"-!- {nick} has joined {channel}", window=channel)
             return
         self.channels[casefold(channel)] = channel
         self.room = channel
-        still = f"; private talk with {self.query} goes on (/query to stop)" if self.query else ""
-        self._show(f"-!- you have joined {channel}{still}")
+        self._emit(Joined(sanitize(channel)))
+        still = ""
+        if self.query and self._window is UNSET:
+            still = f"; private talk with {self.query} goes on (/query to stop)"
+        self._show(f"-!- you have joined {channel}{still}", window=channel)
         if self._autojoin and _same_name(self._autojoin, channel):
             self._autojoin = None
             self._release_held()
@@ -666,47 +918,74 @@ class ClientCore:
         nick, channel = _nick_of(message.source), message.param(0)
         reason = f" ({message.param(1)})" if message.param(1) else ""
         if self._is_me(nick):
-            self._show(f"-!- you have left {channel}{reason}")
+            self._show(f"-!- you have left {channel}{reason}", window=channel)
+            self._emit(Left(sanitize(channel), sanitize(message.param(1))))
             self._left(channel)
         else:
-            self._show(f"-!- {nick} has left {channel}{reason}")
+            self._show(f"-!- {nick} has left {channel}{reason}", info=False)
+            self._emit(
+                MemberLeft(
+                    sanitize(channel), sanitize(nick), sanitize(message.param(1)), self._time
+                )
+            )
 
     def _on_kick(self, message: Message) -> None:
         by, channel, victim = _nick_of(message.source), message.param(0), message.param(1)
         reason = f" ({message.param(2)})" if message.param(2) else ""
         if self._is_me(victim):
-            self._show(f"-!- you were kicked from {channel} by {by}{reason}")
+            self._show(f"-!- you were kicked from {channel} by {by}{reason}", window=channel)
+            self._emit(Left(sanitize(channel), sanitize(message.param(2))))
             self._left(channel)
         else:
-            self._show(f"-!- {victim} was kicked from {channel} by {by}{reason}")
+            self._show(f"-!- {victim} was kicked from {channel} by {by}{reason}", info=False)
+            self._emit(
+                MemberLeft(
+                    sanitize(channel),
+                    sanitize(victim),
+                    sanitize(message.param(2)),
+                    self._time,
+                    kicked_by=sanitize(by),
+                )
+            )
 
     def _on_quit(self, message: Message) -> None:
         nick = _nick_of(message.source)
         reason = f" ({message.param(0)})" if message.param(0) else ""
-        self._show(f"-!- {nick} has quit{reason}")
+        self._show(f"-!- {nick} has quit{reason}", info=False)
+        self._emit(MemberQuit(sanitize(nick), sanitize(message.param(0)), self._time))
         if self.query and _same_name(self.query, nick):
-            self._show(f"-!- {nick} is gone: private messages to {nick} will not arrive")
+            self._show(
+                f"-!- {nick} is gone: private messages to {nick} will not arrive", window=nick
+            )
 
     def _on_nick(self, message: Message) -> None:
         old, new = _nick_of(message.source), message.param(0)
-        if self._is_me(old):
+        own = self._is_me(old)
+        self._emit(NickChanged(sanitize(old), sanitize(new), self._time, own=own))
+        if own:
             self.nick = new
-            self._show(f"-!- you are now known as {new}")
+            self._show(f"-!- you are now known as {new}", info=False)
             return
-        self._show(f"-!- {old} is now known as {new}")
+        self._show(f"-!- {old} is now known as {new}", info=False)
         if self.query and _same_name(self.query, old):
             self.query = new
+        if isinstance(self._window, str) and _same_name(self._window, old):
+            self._window = new
 
     def _on_topic(self, message: Message) -> None:
         nick, channel, topic = _nick_of(message.source), message.param(0), message.param(1)
-        self._show(f"-!- {nick} changed the topic of {channel} to: {topic}")
+        self._emit(Topic(sanitize(channel), sanitize(topic)))
+        self._show(f"-!- {nick} changed the topic of {channel} to: {topic}", window=channel)
 
     def _on_invite(self, message: Message) -> None:
         self._show(f"-!- {_nick_of(message.source)} invites you to {message.param(1)}")
 
     def _on_mode(self, message: Message) -> None:
-        changes = " ".join(message.params[1:])
-        self._show(f"-!- mode {message.param(0)} {changes} by {_nick_of(message.source)}")
+        target, changes = message.param(0), " ".join(message.params[1:])
+        if is_channel(target):
+            self._emit(MemberModes(sanitize(target), message.param(1), message.params[2:]))
+        window = target if is_channel(target) else None
+        self._show(f"-!- mode {target} {changes} by {_nick_of(message.source)}", window=window)
 
     def _on_numeric(self, message: Message) -> None:
         code = message.command
@@ -720,19 +999,23 @@ class ClientCore:
             channel = message.params[-2] if len(message.params) > 2 else ""  # "=" before it
             self._names.setdefault(casefold(channel), []).extend(_last(message).split())
         elif code == rpl.RPL_ENDOFNAMES:
-            names = self._names.pop(casefold(message.param(1)), [])
-            self._show(f"-!- here in {message.param(1)} ({len(names)}): {' '.join(names)}")
+            channel = message.param(1)
+            names = self._names.pop(casefold(channel), [])
+            self._emit(Members(sanitize(channel), tuple(sanitize(name) for name in names)))
+            self._show(f"-!- here in {channel} ({len(names)}): {' '.join(names)}", window=channel)
         elif code == rpl.RPL_TIME:
             self._show(f"-!- time on {message.param(1)}: {_last(message)}")
         elif code == rpl.RPL_TOPIC:
-            self._show(f"-!- topic of {message.param(1)}: {_last(message)}")
+            channel = message.param(1)
+            self._emit(Topic(sanitize(channel), sanitize(_last(message))))
+            self._show(f"-!- topic of {channel}: {_last(message)}", window=channel)
         elif is_error(message):
             self._on_error_numeric(message)
         elif code not in _QUIET_NUMERICS and len(message.params) > 1:
-            self._show("-!- " + " ".join(message.params[1:]))  # after our own nick
+            self._show("-!- " + " ".join(message.params[1:]), server=True)  # after our own nick
 
     def _on_error_numeric(self, message: Message) -> None:
-        self._show(f"-!- {describe_error(message)}")
+        self._show(f"-!- {describe_error(message)}", error=True)
         subject = message.param(1)
         if self.query and message.command == rpl.ERR_NOSUCHNICK and _same_name(subject, self.query):
             where = self.room or "no channel"
