@@ -77,3 +77,13 @@ def bench(session: nox.Session) -> None:
     """Benchmarks (issue 7): ``nox -s bench -- --compare ngircd [--quick] [--scenarios ...]``."""
     session.install("-e", ".")
     session.run("python", "-m", "benchmarks", *session.posargs)
+
+
+@nox.session
+def soak(session: nox.Session) -> None:
+    """Hostile clients vs. well-behaved ones on loopback, ~3 min: ``nox -s soak [-- --duration S]``.
+
+    Not a default session: it takes minutes and loads the machine.
+    """
+    session.install("-e", ".")
+    session.run("python", "-m", "benchmarks.soak", *session.posargs)

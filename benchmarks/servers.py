@@ -119,8 +119,11 @@ LISTENING_LINE = re.compile(
 
 #: How triochat is started; ``{python}`` and ``{host}`` are filled in. Options
 #: a scenario or the command line adds (``--server-arg``, history on/off) go
-#: after it, so e.g. ``--no-flood-control`` can be added once flood control
-#: exists.
+#: after it (the last of a repeated option wins). Like ngIRCd's configuration
+#: below: no flood control (the burst senders send as fast as allowed, far
+#: past a person's rate, and would be delayed and then disconnected for
+#: "Excess Flood") and no per-address limit (every client comes from
+#: 127.0.0.1). ``--server-arg=--flood-control`` measures with flood control on.
 TRIOCHAT_COMMAND = (
     "{python}",
     "-m",
@@ -132,6 +135,9 @@ TRIOCHAT_COMMAND = (
     "0",
     "--log-level",
     "WARNING",
+    "--no-flood-control",
+    "--max-per-ip",
+    "0",
 )
 
 

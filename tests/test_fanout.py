@@ -109,7 +109,8 @@ class SocketPairListener(trio.abc.Listener[trio.abc.Stream]):
 
 async def test_chat_and_a_stalled_reader_over_real_sockets(nursery: trio.Nursery) -> None:
     listener = SocketPairListener()
-    server = ChatServer(config(sendq_bytes=2 << 20))
+    # The talker is a trusted bot (no flood control): tests/test_hostile.py has the flooder.
+    server = ChatServer(config(sendq_bytes=2 << 20, flood_control=False))
     await nursery.start(server.serve, [listener])
     with trio.fail_after(20):
         talker = await listener.connect()
@@ -147,7 +148,9 @@ async def test_cancelling_the_server_mid_flood_logs_no_error(
     listener = SocketPairListener()
     with trio.fail_after(20):
         async with trio.open_nursery() as nursery:
-            await nursery.start(ChatServer(config(sendq_bytes=64 << 20)).serve, [listener])
+            # 30 trusted bots from one address: no flood control, no per-address limit.
+            server_config = config(sendq_bytes=64 << 20, flood_control=False, max_per_ip=None)
+            await nursery.start(ChatServer(server_config).serve, [listener])
             clients = [await listener.connect() for _ in range(30)]
             for number, client in enumerate(clients):
                 await client.register(f"user{number}")

@@ -184,7 +184,8 @@ async def test_silent_connection_blocks_no_join_and_is_dropped(
         assert "Registration timed out" in messages[-1].params[0]
 
 
-@pytest.mark.parametrize("server_config", [config(sendq_bytes=100_000)])
+# The sender is a trusted bot (no flood control): tests/test_hostile.py has the flooder.
+@pytest.mark.parametrize("server_config", [config(sendq_bytes=100_000, flood_control=False)])
 async def test_sender_is_never_blocked_by_a_reader_that_stopped(
     autojump_clock: trio.testing.MockClock, harness: ServerHarness
 ) -> None:

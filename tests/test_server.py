@@ -174,7 +174,8 @@ async def test_half_open_client_is_dropped_at_ping_timeout(
 
 # The SendQ is larger than what one 64 KiB read can fan out to a reader (DESIGN:
 # "fairness before kicking"), and much smaller than the flood the stalled client misses.
-@pytest.mark.parametrize("server_config", [config(sendq_bytes=200_000)])
+# The talker is a trusted bot: no flood control (tests/test_hostile.py has the flooder).
+@pytest.mark.parametrize("server_config", [config(sendq_bytes=200_000, flood_control=False)])
 async def test_client_that_stops_reading_is_kicked_and_nobody_waits(
     autojump_clock: trio.testing.MockClock, harness: ServerHarness
 ) -> None:
@@ -213,6 +214,8 @@ async def test_client_that_stops_reading_is_kicked_and_nobody_waits(
         await harness.wait_connections(2)
 
 
+# A trusted bot's burst (no flood control): tests/test_hostile.py has the flood-controlled one.
+@pytest.mark.parametrize("server_config", [config(flood_control=False)])
 async def test_flood_reaches_everyone_without_loss_or_kicks(
     autojump_clock: trio.testing.MockClock, harness: ServerHarness
 ) -> None:

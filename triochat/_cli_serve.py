@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import re
 import resource
 import signal
 import sys
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,11 +18,11 @@ import trio
 
 from ._config import DEFAULT_MOTD, ServerConfig
 from ._history import HistoryError, HistoryStore
+from ._irc import MAX_LINE_BYTES
 from ._server import serve
 from ._tls import DEFAULT_CERT_DIR, SERVER_FILE, TlsSetupError, server_context
 
 if TYPE_CHECKING:
-    import argparse
     import ssl
 
 __all__ = ["add_arguments", "run"]
@@ -30,6 +32,10 @@ log = logging.getLogger("triochat.serve")
 DEFAULT_PORT = 6667
 DEFAULT_TLS_PORT = 6697
 DEFAULT_DB = "triochat.db"
+#: The smallest SendQ or RecvQ: one line of the longest kind, tags and CRLF included.
+MIN_QUEUE_BYTES = MAX_LINE_BYTES + 2
+#: Descriptors kept for other uses than clients (listeners, the database, logs).
+SPARE_FILES = 64
 _DURATION = re.compile(r"(\d+(?:\.\d*)?)\s*([smhdw]?)")
 _SECONDS_PER_UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -117,6 +123,77 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="drop PINGed clients that stay silent this long (default: %(default)s)",
     )
+    limits = parser.add_argument_group("limits and flood control")
+    limits.add_argument(
+        "--max-clients",
+        type=int,
+        default=defaults.max_clients,
+        metavar="N",
+        help="connections served at once, more are refused; 0: no limit but the open-file"
+        " limit (default: %(default)s, lowered to fit the open-file limit)",
+    )
+    limits.add_argument(
+        "--max-per-ip",
+        type=int,
+        default=defaults.max_per_ip,
+        metavar="N",
+        help="connections at once from one address; 0: no limit (default: %(default)s)",
+    )
+    limits.add_argument(
+        "--max-channels",
+        type=int,
+        default=defaults.max_channels,
+        metavar="N",
+        help="channels one client may be in (default: %(default)s)",
+    )
+    limits.add_argument(
+        "--sendq",
+        type=int,
+        default=defaults.sendq_bytes,
+        metavar="BYTES",
+        help="output that may wait for one client before it is disconnected (default: %(default)s)",
+    )
+    limits.add_argument(
+        "--recvq",
+        type=int,
+        default=defaults.recvq_bytes,
+        metavar="BYTES",
+        help="input of one client that may wait for flood control (default: %(default)s)",
+    )
+    limits.add_argument(
+        "--flood-burst",
+        type=int,
+        default=defaults.flood_burst,
+        metavar="N",
+        help="commands a client may send at once before it is slowed (default: %(default)s)",
+    )
+    limits.add_argument(
+        "--flood-rate",
+        type=float,
+        default=defaults.flood_rate,
+        metavar="PER_SECOND",
+        help="commands per second once the burst is used (default: %(default)s)",
+    )
+    limits.add_argument(
+        "--flood-max-lag",
+        type=float,
+        default=defaults.flood_max_lag,
+        metavar="SECONDS",
+        help="disconnect a client whose waiting commands would take longer (default: %(default)s)",
+    )
+    limits.add_argument(
+        "--flood-control",
+        action=argparse.BooleanOptionalAction,
+        default=defaults.flood_control,
+        help="delay commands past the burst and rate; --no-flood-control handles every"
+        " command at once (trusted bots, benchmarks), with no RecvQ (default: on)",
+    )
+    parser.add_argument(
+        "--stats-interval",
+        type=float,
+        metavar="SECONDS",
+        help="log 'stats: connections=N tasks=M rss_kib=K' this often (default: never)",
+    )
     history = parser.add_argument_group("history")
     history.add_argument(
         "--db",
@@ -175,6 +252,20 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
     for name in ("registration_timeout", "ping_interval", "ping_timeout", "handshake_timeout"):
         if getattr(args, name) <= 0:
             raise ValueError(f"--{name.replace('_', '-')} must be positive")
+    for name in ("max_clients", "max_per_ip"):
+        if getattr(args, name) < 0:
+            raise ValueError(f"--{name.replace('_', '-')} must be 0 (no limit) or more")
+    for name in ("max_channels", "flood_burst"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be positive")
+    for name in ("flood_rate", "flood_max_lag"):
+        if getattr(args, name) <= 0:
+            raise ValueError(f"--{name.replace('_', '-')} must be positive")
+    if args.stats_interval is not None and args.stats_interval <= 0:
+        raise ValueError("--stats-interval must be positive")
+    for name in ("sendq", "recvq"):
+        if getattr(args, name) < MIN_QUEUE_BYTES:
+            raise ValueError(f"--{name} must be at least {MIN_QUEUE_BYTES} bytes (one line)")
     if args.history_replay < 0:
         raise ValueError("--history-replay must be 0 or more")
     if args.history_max_per_channel is not None and args.history_max_per_channel < 1:
@@ -194,6 +285,16 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         history_replay=args.history_replay,
         history_max_age=max_age,
         history_max_per_channel=args.history_max_per_channel,
+        max_clients=args.max_clients or None,
+        max_per_ip=args.max_per_ip or None,
+        max_channels=args.max_channels,
+        sendq_bytes=args.sendq,
+        recvq_bytes=args.recvq,
+        flood_control=args.flood_control,
+        flood_burst=args.flood_burst,
+        flood_rate=args.flood_rate,
+        flood_max_lag=args.flood_max_lag,
+        stats_interval=args.stats_interval,
     )
 
 
@@ -217,17 +318,34 @@ def open_history(config: ServerConfig) -> HistoryStore | None:
         ) from None
 
 
-def _raise_file_limit() -> None:
-    """Allow as many connections as the hard limit permits (the soft limit is often 1024)."""
+def _raise_file_limit() -> int:
+    """Allow as many connections as the hard limit permits (the soft limit is often 1024).
+
+    Return the open-file limit now in force.
+    """
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         try:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
         except (OSError, ValueError) as error:
             log.warning("could not raise the open-file limit from %d: %s", soft, error)
-            return
+            return soft
         soft = hard
     log.info("open-file limit: %d (about as many clients)", soft)
+    return soft
+
+
+def fit_file_limit(config: ServerConfig, file_limit: int) -> ServerConfig:
+    """``config`` with ``max_clients`` lowered to what the open-file limit allows.
+
+    Past that limit the server could not even accept a connection to refuse
+    it; below it, a client past the limit is told why.
+    """
+    room = max(1, file_limit - SPARE_FILES)
+    if config.max_clients is None or config.max_clients > room:
+        log.info("max clients: %d (the open-file limit is %d)", room, file_limit)
+        return replace(config, max_clients=room)
+    return config
 
 
 def _address(listener: trio.abc.Listener[Any]) -> str:
@@ -310,7 +428,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"triochat serve: {error}", file=sys.stderr)
         return 2
     port = args.port if args.port is not None or args.tls else DEFAULT_PORT
-    _raise_file_limit()
+    config = fit_file_limit(config, _raise_file_limit())
     try:
         return trio.run(
             partial(

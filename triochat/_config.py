@@ -42,6 +42,25 @@ class ServerConfig:
     shutdown_grace: float = 5.0
     #: Channels one client may be in at once (CHANLIMIT).
     max_channels: int = 50
+    #: Connections served at once, registered or not (None: no limit). Past it,
+    #: a new connection gets ``ERROR`` and is closed before any state exists.
+    max_clients: int | None = 50_000
+    #: Connections at once from one address (None: no limit).
+    max_per_ip: int | None = 10
+    #: Delay a client's excess commands (IRC "fake lag"); off for trusted bots.
+    flood_control: bool = True
+    #: Commands a client may send at once before flood control delays it.
+    flood_burst: int = 40
+    #: Commands per second a client is served at once it has used its burst.
+    flood_rate: float = 10.0
+    #: A client whose waiting commands would take longer than this is
+    #: disconnected ("Excess Flood").
+    flood_max_lag: float = 20.0
+    #: Bytes of one client's input that may wait to be handled (RecvQ) before
+    #: it is disconnected ("Excess Flood"); only input delayed by flood control waits.
+    recvq_bytes: int = 32 * 1024
+    #: Log "stats: connections=N tasks=M rss_kib=K" this often (None: never).
+    stats_interval: float | None = None
     #: Keep chat history: record messages, replay them on JOIN, answer CHATHISTORY.
     history: bool = True
     #: The history database: a SQLite file, or ``:memory:`` (``triochat serve``

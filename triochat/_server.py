@@ -13,6 +13,11 @@ Everything that decides *what* happens lives in :mod:`._state` (pure) and
 * every expected way for a connection to end (EOF, reset, timeout, protocol
   error, a bug in one handler) is handled inside that connection's handler, so
   nothing ever reaches the accept loop or another connection;
+* flood control delays a client's excess commands (IRC "fake lag", see
+  :mod:`._flood`): only that client waits, its further input waits in its
+  RecvQ, and sustained abuse ends with ``Excess Flood``;
+* the number of connections, in all and per address, is checked before a
+  connection gets any state, and a refusal says which limit was hit;
 * chat history goes to :class:`~._history.History` without waiting (its
   writer task saves it in a worker thread), and a ``CHATHISTORY`` query is
   awaited by the asking client's reader alone, between two of its lines, so
@@ -24,6 +29,8 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import os
+from collections import deque
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 
@@ -31,9 +38,11 @@ import trio
 
 from ._config import ServerConfig
 from ._fanout import Flusher, Outbox
+from ._flood import TokenBucket
 from ._history import History, HistoryStore, HistoryUnavailable
 from ._irc import (
     LINE_TOO_LONG,
+    MAX_LINE_BYTES,
     LineReader,
     LineTooLong,
     Message,
@@ -44,15 +53,71 @@ from ._irc import (
 from ._state import Client, Close, ConnId, Effect, Query, Record, Send, ServerState
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Sequence
+    from collections.abc import Awaitable, Callable, Iterable, Sequence
     from contextlib import AbstractAsyncContextManager
+    from typing import TypeAlias
 
-__all__ = ["ChatServer", "serve"]
+    from ._irc import _LineTooLongMarker
+
+    _Line: TypeAlias = bytes | _LineTooLongMarker
+
+__all__ = ["ChatServer", "live_task_count", "rss_kib", "serve"]
 
 log = logging.getLogger("triochat.server")
+stats_log = logging.getLogger("triochat.stats")
 
 #: Bytes asked of the transport per read: big reads amortise the per-read cost.
 RECEIVE_BYTES: Final = 65536
+
+
+class _FloodGate:
+    """A client's flood control: its token bucket and its RecvQ (lines waiting)."""
+
+    __slots__ = ("bucket", "eof", "queue", "queued_bytes", "resume_at")
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.bucket = TokenBucket(config.flood_burst, config.flood_rate)
+        #: Complete lines received and not handled yet, oldest first.
+        self.queue: deque[_Line] = deque()
+        #: Their size in bytes: with the partial line being read, the RecvQ.
+        self.queued_bytes = 0
+        #: When the next waiting line may be handled.
+        self.resume_at = 0.0
+        #: The client has sent EOF: handle what waits, then close.
+        self.eof = False
+
+    async def receive_while_waiting(self, stream: trio.abc.Stream) -> bytes | bytearray | None:
+        """Read more input until ``resume_at``; None when the wait ended first."""
+        if self.eof:
+            await trio.sleep_until(self.resume_at)
+            return None
+        with trio.move_on_at(self.resume_at):
+            return await stream.receive_some(RECEIVE_BYTES)
+        return None
+
+
+def live_task_count() -> int:
+    """Tasks alive in this trio run, found by walking the task tree from the root."""
+    count = 0
+    tasks = [trio.lowlevel.current_root_task()]
+    while tasks:
+        task = tasks.pop()
+        if task is None:
+            continue
+        count += 1
+        for nursery in task.child_nurseries:
+            tasks.extend(nursery.child_tasks)
+    return count
+
+
+def rss_kib() -> int:
+    """This process's resident memory in KiB (0 where /proc is missing)."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            resident_pages = int(statm.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+    return resident_pages * os.sysconf("SC_PAGE_SIZE") // 1024
 
 
 class _Member:
@@ -131,11 +196,35 @@ class ChatServer:
         self._ids = itertools.count(1)
         #: Writes out what was delivered, once per scheduling round.
         self._flusher = Flusher()
+        #: Connections admitted and not yet closed (TLS handshakes included), in
+        #: all and per address: what ``max_clients`` and ``max_per_ip`` bound.
+        self._open = 0
+        self._open_per_host: dict[str, int] = {}
+        #: Connections refused because of ``max_clients`` or ``max_per_ip``.
+        self.refused_count = 0
 
     @property
     def connection_count(self) -> int:
         """Connections being handled right now."""
         return len(self._members)
+
+    @property
+    def open_count(self) -> int:
+        """Connections admitted and not yet closed, those still in a TLS handshake included."""
+        return self._open
+
+    def stats(self) -> str:
+        """One line about the server's load: connections, live tasks, resident memory."""
+        return (
+            f"stats: connections={self._open} tasks={live_task_count()}"
+            f" rss_kib={rss_kib()} refused={self.refused_count}"
+        )
+
+    async def _report_stats(self, interval: float) -> None:
+        """Log :meth:`stats` every ``interval`` seconds, forever."""
+        while True:
+            await trio.sleep(interval)
+            stats_log.info("%s", self.stats())
 
     async def serve(
         self,
@@ -155,6 +244,8 @@ class ChatServer:
         async with self._history_running(), trio.open_nursery() as server:
             await self._load_replay_buffers()
             await server.start(self._flusher.run)
+            if self.config.stats_interval is not None:
+                server.start_soon(self._report_stats, self.config.stats_interval)
             async with trio.open_nursery() as connections:
                 async with trio.open_nursery() as acceptors:
                     await acceptors.start(
@@ -198,11 +289,61 @@ class ChatServer:
         """Serve one client from its first byte to its last; never raises.
 
         Runs under :meth:`serve`, whose flusher task writes out deliveries.
+        A connection past ``max_clients`` or ``max_per_ip`` is refused first,
+        before it costs a handshake or any state.
         """
+        host = _peer_host(stream)
+        refusal = self._admit(host)
+        if refusal is not None:
+            await self._refuse(stream, refusal)
+            return
+        try:
+            await self._handle_admitted(stream, host)
+        finally:
+            self._open -= 1
+            left = self._open_per_host[host] - 1
+            if left:
+                self._open_per_host[host] = left
+            else:
+                del self._open_per_host[host]
+
+    def _admit(self, host: str) -> str | None:
+        """Count a new connection from ``host`` in; or say which limit refuses it."""
+        config = self.config
+        if config.max_clients is not None and self._open >= config.max_clients:
+            return f"Closing link: Too many connections (limit {config.max_clients})"
+        from_host = self._open_per_host.get(host, 0)
+        if config.max_per_ip is not None and from_host >= config.max_per_ip:
+            return (
+                f"Closing link: Too many connections from your address (limit {config.max_per_ip})"
+            )
+        self._open += 1
+        self._open_per_host[host] = from_host + 1
+        return None
+
+    async def _refuse(self, stream: trio.abc.Stream, error: str) -> None:
+        """Say ``ERROR :error`` and hang up, all within ``close_timeout``; never raises."""
+        self.refused_count += 1
+        log.debug("refused a connection from %s: %s", _peer_host(stream), error)
+        with trio.move_on_after(self.config.close_timeout):
+            try:
+                if isinstance(stream, trio.SSLStream):
+                    with trio.move_on_after(self.config.handshake_timeout):
+                        await stream.do_handshake()
+                await stream.send_all(serialize(Message("ERROR", (error,))))
+                if isinstance(stream, trio.abc.HalfCloseableStream):
+                    await stream.send_eof()
+                    while await stream.receive_some(RECEIVE_BYTES):
+                        pass
+            except (trio.BrokenResourceError, trio.ClosedResourceError, trio.BusyResourceError):
+                pass
+        await trio.aclose_forcefully(stream)
+
+    async def _handle_admitted(self, stream: trio.abc.Stream, host: str) -> None:
         if isinstance(stream, trio.SSLStream) and not await self._tls_handshake(stream):
             return
         conn = ConnId(next(self._ids))
-        self.state.connect(conn, _peer_host(stream))
+        self.state.connect(conn, host)
         member = _Member(self.state.clients[conn], trio.CancelScope())
         member.outbox = Outbox(
             stream,
@@ -295,9 +436,15 @@ class ChatServer:
         it, and its deadline is the next timer (registration, idle PING, PING
         answer). Input only records the time it came; the deadline is checked
         against that when it fires, so busy clients cost no timer work per read.
+
+        With flood control, lines beyond the client's token bucket wait in its
+        gate; while they wait, the loop keeps reading (into the RecvQ) until
+        the next token is due.
         """
         config = self.config
         reader = LineReader()
+        data: bytes | bytearray
+        gate = _FloodGate(config) if config.flood_control else None
         first_chunk = not isinstance(stream, trio.SSLStream)
         last_input = trio.current_time()
         deadline = last_input + config.registration_timeout
@@ -306,9 +453,21 @@ class ChatServer:
             member.read_scope = scope = trio.CancelScope(deadline=deadline)
             with scope:
                 while True:
-                    data = await stream.receive_some(RECEIVE_BYTES)
+                    if gate is not None and gate.queue:
+                        # Lines are waiting for a token: read meanwhile, until it is due.
+                        received = await gate.receive_while_waiting(stream)
+                        if received is None:
+                            if await self._drain(member, gate) or (gate.eof and not gate.queue):
+                                return
+                            continue
+                        data = received
+                    else:
+                        data = await stream.receive_some(RECEIVE_BYTES)
                     if not data:
-                        return
+                        if gate is None or not gate.queue:
+                            return
+                        gate.eof = True  # handle what waits first: it was accepted
+                        continue
                     last_input = trio.current_time()
                     pinged = False
                     if first_chunk:
@@ -323,7 +482,10 @@ class ChatServer:
                     # out what the previous chunk fanned out: a burst reaches the
                     # outboxes chunk by chunk, never piled up whole (fairness first).
                     reader.feed(data)
-                    if await self._handle_lines(member, reader):
+                    if gate is None:
+                        if await self._handle_lines(member, reader.lines()):
+                            return
+                    elif await self._enqueue(member, reader, gate):
                         return
             if member.closing:
                 return  # finished: the scope was cancelled, not timed out
@@ -343,11 +505,60 @@ class ChatServer:
             member.close(f"Closing link: {member.quit_reason}")
             return
 
-    async def _handle_lines(self, member: _Member, reader: LineReader) -> bool:
-        """Handle every complete line; True when the connection must close."""
+    async def _enqueue(self, member: _Member, reader: LineReader, gate: _FloodGate) -> bool:
+        """Queue the lines just read behind those waiting; True when the connection must close.
+
+        Past the RecvQ the client is disconnected; otherwise what the bucket
+        allows is handled now.
+        """
+        for line in reader.lines():
+            gate.queue.append(line)
+            gate.queued_bytes += len(line) + 2 if isinstance(line, bytes) else MAX_LINE_BYTES
+        recvq = gate.queued_bytes + reader.buffered
+        if recvq > self.config.recvq_bytes:
+            return self._excess_flood(
+                member, f"RecvQ exceeded: {recvq} bytes waiting, limit {self.config.recvq_bytes}"
+            )
+        return await self._drain(member, gate)
+
+    async def _drain(self, member: _Member, gate: _FloodGate) -> bool:
+        """Handle waiting lines while the bucket has tokens; True when the connection must close.
+
+        When it runs dry, ``gate.resume_at`` says when to go on; a client whose
+        waiting lines would take longer than ``flood_max_lag`` is disconnected.
+        """
+        bucket = gate.bucket
+        queue = gate.queue
+        while queue:
+            now = trio.current_time()
+            delay = bucket.take(now)
+            if delay:
+                lag = bucket.lag(now, len(queue))
+                if lag > self.config.flood_max_lag:
+                    limit = self.config.flood_max_lag
+                    return self._excess_flood(
+                        member, f"{lag:.0f} seconds of commands waiting, limit {limit:g}"
+                    )
+                gate.resume_at = now + delay
+                return False
+            line = queue.popleft()
+            gate.queued_bytes -= len(line) + 2 if isinstance(line, bytes) else MAX_LINE_BYTES
+            if await self._handle_lines(member, (line,)):
+                return True
+        return False
+
+    def _excess_flood(self, member: _Member, why: str) -> bool:
+        """Disconnect a flooding client, saying which limit it passed; True (must close)."""
+        log.info("connection %d: Excess Flood (%s)", member.conn, why)
+        member.quit_reason = "Excess Flood"
+        member.close(f"Closing link: Excess Flood ({why})")
+        return True
+
+    async def _handle_lines(self, member: _Member, lines: Iterable[_Line]) -> bool:
+        """Handle these lines in order; True when the connection must close."""
         state = self.state
         conn = member.conn
-        for line in reader.lines():
+        for line in lines:
             effects: list[Effect]
             if line is LINE_TOO_LONG:
                 effects = state.reject(conn, LineTooLong("line too long"))
