@@ -79,6 +79,10 @@ _LAST: Final = (1 << 62, 1 << 62)  # a position after every row
 Position = tuple[int, int]  # (time, id): the order of messages, even at equal times
 
 
+#: How long the writer lets messages gather before saving them in one transaction.
+GROUP_COMMIT_SECONDS: Final = 0.05
+
+
 class HistoryError(Exception):
     """The history database cannot be opened or set up."""
 
@@ -509,6 +513,10 @@ class History:
                 self._writer_scope.shield = True
                 task_status.started()
                 async for first in self._receive:
+                    # Group commit: let the messages of the next moment join this
+                    # one, so that a steady trickle costs a thread round trip
+                    # and a transaction per group, not per message.
+                    await trio.sleep(GROUP_COMMIT_SECONDS)
                     batch = [first]
                     while True:
                         try:
@@ -531,6 +539,10 @@ class History:
             self._settled += len(batch)
             self._progress.set()
             self._progress = trio.Event()
+
+    async def settled(self) -> None:
+        """Wait until every message queued so far is saved (or given up on)."""
+        await self._caught_up(self._accepted)
 
     async def _caught_up(self, accepted: int) -> None:
         """Wait until the first ``accepted`` messages are saved (or given up on)."""
