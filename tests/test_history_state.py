@@ -521,3 +521,17 @@ def test_an_answer_for_a_client_that_left_is_dropped() -> None:
     chat.state.disconnect(alice, "gone")
     assert chat.state.history_answer(alice, query.query, []) == []
     assert chat.state.history_failed(alice, query.query) == []
+
+
+@pytest.mark.parametrize(
+    ("time_ms", "text"),
+    [
+        (0, "1970-01-01T00:00:00.000Z"),
+        (5, "1970-01-01T00:00:00.005Z"),
+        (1_764_300_000_999, "2025-11-28T03:20:00.999Z"),
+        (1_764_300_001_000, "2025-11-28T03:20:01.000Z"),  # the next second: a new prefix
+        (1_764_300_000_123, "2025-11-28T03:20:00.123Z"),  # and back: the cache is per second
+    ],
+)
+def test_iso_time_is_utc_with_milliseconds(time_ms: int, text: str) -> None:
+    assert iso_time(time_ms) == text

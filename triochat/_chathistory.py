@@ -9,6 +9,7 @@ compares exactly with what was stored.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import secrets
@@ -113,8 +114,13 @@ def milliseconds(timestamp: float) -> int:
 
 def iso_time(time_ms: int) -> str:
     """The IRCv3 ``server-time`` format: UTC with milliseconds."""
-    moment = datetime.fromtimestamp(time_ms // 1000, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{time_ms % 1000:03d}Z"
+    return f"{_iso_second(time_ms // 1000)}{time_ms % 1000:03d}Z"
+
+
+@functools.lru_cache(maxsize=64)
+def _iso_second(seconds: int) -> str:
+    """Everything but the milliseconds: shared by every message of that second."""
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
 
 
 def _plain_time(time_ms: int) -> str:
