@@ -20,7 +20,7 @@ import trio.testing
 from harness import IrcClient, MemoryListener, ServerHarness, config
 
 from triochat._chathistory import UNBOUNDED, HistoryEntry, HistoryQuery
-from triochat._history import History, HistoryStore
+from triochat._history import GROUP_COMMIT_SECONDS, History, HistoryStore
 from triochat._server import ChatServer, serve
 
 if TYPE_CHECKING:
@@ -513,3 +513,15 @@ async def test_retention_caps_each_conversation(
     async with history.running():
         await trio.testing.wait_all_tasks_blocked()
         assert memory_store.count() == 3
+
+
+async def test_a_query_saves_the_gathering_group_at_once(
+    autojump_clock: trio.testing.MockClock, chat: ServerHarness
+) -> None:
+    """Group commit waits up to GROUP_COMMIT_SECONDS, but never makes a reader wait for it."""
+    with trio.fail_after(10):
+        alice = await chat.client("alice", caps=FULL_CAPS, channel="#room")
+        await alice.send("PRIVMSG #room :just said")
+        start = trio.current_time()
+        assert texts(await chathistory(alice, "LATEST #room * 1")) == ["just said"]
+        assert trio.current_time() - start < GROUP_COMMIT_SECONDS / 10
