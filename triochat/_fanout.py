@@ -101,7 +101,7 @@ class Outbox:
         self._nursery = None
 
     def put(self, data: bytes) -> None:
-        """Queue ``data``; it goes out at the next :func:`flush`."""
+        """Queue ``data``; the :class:`Flusher` writes it out this scheduling round."""
         if self.closed:
             return
         self.queued += len(data)
