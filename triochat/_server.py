@@ -29,7 +29,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
-import os
 from collections import deque
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final
@@ -51,6 +50,7 @@ from ._irc import (
     serialize,
 )
 from ._state import Client, Close, ConnId, Effect, Query, Record, Send, ServerState
+from ._stats import live_task_count, rss_kib
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -61,7 +61,7 @@ if TYPE_CHECKING:
 
     _Line: TypeAlias = bytes | _LineTooLongMarker
 
-__all__ = ["ChatServer", "live_task_count", "rss_kib", "serve"]
+__all__ = ["ChatServer", "serve"]
 
 log = logging.getLogger("triochat.server")
 stats_log = logging.getLogger("triochat.stats")
@@ -94,30 +94,6 @@ class _FloodGate:
         with trio.move_on_at(self.resume_at):
             return await stream.receive_some(RECEIVE_BYTES)
         return None
-
-
-def live_task_count() -> int:
-    """Tasks alive in this trio run, found by walking the task tree from the root."""
-    count = 0
-    tasks = [trio.lowlevel.current_root_task()]
-    while tasks:
-        task = tasks.pop()
-        if task is None:
-            continue
-        count += 1
-        for nursery in task.child_nurseries:
-            tasks.extend(nursery.child_tasks)
-    return count
-
-
-def rss_kib() -> int:
-    """This process's resident memory in KiB (0 where /proc is missing)."""
-    try:
-        with open("/proc/self/statm", "rb") as statm:
-            resident_pages = int(statm.read().split()[1])
-    except (OSError, ValueError, IndexError):
-        return 0
-    return resident_pages * os.sysconf("SC_PAGE_SIZE") // 1024
 
 
 class _Member:
