@@ -799,18 +799,19 @@ class ServerState:
                 self._numeric(client, rpl.ERR_TOOMANYTARGETS, message.params[0], "Too many targets")
             return
         tags = {key: value for key, value in message.tags.items() if key.startswith("+")}
-        now_ms = milliseconds(self._clock())
+        now = self._clock()
+        now_ms = milliseconds(now)
         tags["time"] = iso_time(now_ms)
-        client.last_spoke = self._clock()
+        client.last_spoke = now
         record = self._recording and needs_text and recordable(text)
         echo = "echo-message" in client.caps
         unique: dict[str, str] = {}  # one delivery per target, compared as names are
         for target in targets:
             unique.setdefault(casefold(target), target)
-        for target in unique.values():
+        for folded, target in unique.items():
             params = (target, text) if needs_text else (target,)
             if is_channel(target):
-                channel = self.channels.get(casefold(target))
+                channel = self.channels.get(folded)
                 if channel is None:
                     if not quiet:
                         self._numeric(client, rpl.ERR_NOSUCHNICK, target, "No such nick/channel")
@@ -827,9 +828,9 @@ class ServerState:
                     *(conn for conn in channel.members if conn != client.conn),
                     *((client.conn,) if echo else ()),
                 )
-                key, readers = casefold(channel.name), None
+                key, readers = folded, None
             else:
-                peer = self._nicks.get(casefold(target))
+                peer = self._nicks.get(folded)
                 if peer is None or not peer.registered:
                     if not quiet:
                         self._numeric(client, rpl.ERR_NOSUCHNICK, target, "No such nick/channel")
