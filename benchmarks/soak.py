@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from triochat._irc import LineReader
+from triochat._irc.wire import LineReader
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import pytest
 from harness import TEST_CONFIG, MemoryListener, ServerHarness
 
-from triochat._server import ChatServer
+from triochat._server.server import ChatServer
 
 if TYPE_CHECKING:
     import trio

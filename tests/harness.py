@@ -15,10 +15,10 @@ import trio
 import trio.testing
 
 from triochat._config import ServerConfig
-from triochat._irc import LINE_TOO_LONG, LineReader, Message, parse
+from triochat._irc.wire import LINE_TOO_LONG, LineReader, Message, parse
 
 if TYPE_CHECKING:
-    from triochat._server import ChatServer
+    from triochat._server.server import ChatServer
 
 #: The config of every in-memory test server: like the default, with a short MOTD.
 TEST_CONFIG = ServerConfig(server_name="test.server", motd=("hello from the test server",))

@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from triochat._cli import build_parser, main
-from triochat._cli_serve import config_from_args
+from triochat._cli.main import build_parser, main
+from triochat._cli.serve import config_from_args
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -17,9 +17,9 @@ import pytest
 import trio
 import trio.testing
 
-from triochat._client import ClientTimeouts, run_client
-from triochat._client_core import DRAIN_TOKEN, WANTED_CAPS
-from triochat._irc import LineReader, Message, parse
+from triochat._client.core import DRAIN_TOKEN, WANTED_CAPS
+from triochat._client.session import ClientTimeouts, run_client
+from triochat._irc.wire import LineReader, Message, parse
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator

@@ -6,8 +6,8 @@ import socket
 
 import pytest
 
-from triochat import _cli_connect
-from triochat._cli import build_parser
+from triochat._cli import connect as _cli_connect
+from triochat._cli.main import build_parser
 
 
 def test_connect_defaults() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from triochat._client_commands import (
+from triochat._client.commands import (
     COMMANDS,
     Command,
     Text,

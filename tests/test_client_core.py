@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from triochat._client_core import DRAIN_TOKEN, ClientCore, Effects, Phase
-from triochat._irc import Message, parse
+from triochat._client.core import DRAIN_TOKEN, ClientCore, Effects, Phase
+from triochat._irc.wire import Message, parse
 
 NOON: datetime = datetime(2026, 1, 1, 12, 1, tzinfo=UTC)
 ALL_CAPS = "server-time echo-message message-tags multi-prefix sasl=PLAIN away-notify"

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from triochat._client_core import LAG_TOKEN, ClientCore, mentions
-from triochat._client_events import (
+from triochat._client.core import LAG_TOKEN, ClientCore, mentions
+from triochat._client.events import (
     ChatLine,
     ConnectionLost,
     Event,
@@ -32,7 +32,7 @@ from triochat._client_events import (
     Registered,
     Topic,
 )
-from triochat._irc import Message, parse
+from triochat._irc.wire import Message, parse
 
 NOON = datetime(2026, 1, 1, 12, 1, tzinfo=UTC)
 

@@ -15,8 +15,7 @@ import trio
 import trio.testing
 from test_client import FakeServer
 
-from triochat._client import ClientTimeouts
-from triochat._client_events import (
+from triochat._client.events import (
     ChatLine,
     Connecting,
     ConnectionLost,
@@ -29,7 +28,8 @@ from triochat._client_events import (
     Registered,
     UserInput,
 )
-from triochat._client_reconnect import Backoff, run_chat
+from triochat._client.reconnect import Backoff, run_chat
+from triochat._client.session import ClientTimeouts
 
 if TYPE_CHECKING:
     from collections.abc import Callable

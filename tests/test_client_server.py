@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import trio
 from test_client import Screen
 
-from triochat._client import run_client
+from triochat._client.session import run_client
 
 if TYPE_CHECKING:
     from harness import ServerHarness

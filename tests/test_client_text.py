@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from triochat._client_text import sanitize, split_utf8, strip_formatting
+from triochat._client.text import sanitize, split_utf8, strip_formatting
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from triochat._client_events import (
+from triochat._client.events import (
     ChatLine,
     Connecting,
     ConnectionLost,
@@ -30,7 +30,7 @@ from triochat._client_events import (
     Topic,
     UserInput,
 )
-from triochat._client_view import STATUS, ChatView, InputHistory, Update, WindowKind, complete
+from triochat._client.view import STATUS, ChatView, InputHistory, Update, WindowKind, complete
 
 NOON = datetime(2026, 1, 1, 12, 1, tzinfo=UTC)
 

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 import trio
 from harness import IrcClient, config
 
-from triochat._fanout import Flusher, Outbox
-from triochat._server import ChatServer
+from triochat._server.fanout import Flusher, Outbox
+from triochat._server.server import ChatServer
 
 if TYPE_CHECKING:
     import pytest

@@ -1,6 +1,6 @@
 """Flood control: a token bucket that delays a client's excess commands, never drops them.
 
-The bucket itself is pure arithmetic (:mod:`triochat._flood`); the server
+The bucket itself is pure arithmetic (:mod:`triochat._server.flood`); the server
 tests run in memory with the autojump clock, so "one line per second" is
 checked in virtual seconds, exactly.
 """
@@ -12,7 +12,7 @@ import trio
 import trio.testing
 from harness import ServerHarness, config
 
-from triochat._flood import TokenBucket
+from triochat._server.flood import TokenBucket
 
 
 def test_a_full_bucket_serves_its_burst_at_once() -> None:

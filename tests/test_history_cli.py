@@ -10,8 +10,8 @@ import trio
 from harness import IrcClient
 from processes import serve
 
-from triochat._cli import build_parser, main
-from triochat._cli_serve import config_from_args, open_history, parse_duration
+from triochat._cli.main import build_parser, main
+from triochat._cli.serve import config_from_args, open_history, parse_duration
 
 if TYPE_CHECKING:
     from pathlib import Path

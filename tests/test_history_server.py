@@ -19,15 +19,15 @@ import trio
 import trio.testing
 from harness import IrcClient, MemoryListener, ServerHarness, config
 
-from triochat._chathistory import UNBOUNDED, HistoryEntry, HistoryQuery
-from triochat._history import GROUP_COMMIT_SECONDS, History, HistoryStore
-from triochat._server import ChatServer, serve
+from triochat._history.records import UNBOUNDED, HistoryEntry, HistoryQuery
+from triochat._history.store import GROUP_COMMIT_SECONDS, History, HistoryStore
+from triochat._server.server import ChatServer, serve
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from triochat._config import ServerConfig
-    from triochat._irc import Message
+    from triochat._irc.wire import Message
 
 FULL_CAPS = "batch server-time message-tags echo-message draft/chathistory"
 

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from triochat._chathistory import (
+from triochat._config import ServerConfig
+from triochat._history.records import (
     UNBOUNDED,
     Bound,
     HistoryEntry,
@@ -21,9 +22,8 @@ from triochat._chathistory import (
     private_key,
     stamped_text,
 )
-from triochat._config import ServerConfig
-from triochat._irc import parse, serialize
-from triochat._state import (
+from triochat._irc.wire import parse, serialize
+from triochat._state.machine import (
     SUPPORTED_CAPS,
     ConnId,
     Query,
@@ -35,7 +35,7 @@ from triochat._state import (
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from triochat._state import Effect
+    from triochat._state.machine import Effect
 
 START = datetime(2024, 1, 2, 3, 4, 5, 678000, tzinfo=UTC).timestamp()
 START_MS = 1704164645678

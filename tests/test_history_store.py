@@ -1,4 +1,4 @@
-"""The SQLite history store (``triochat._history.HistoryStore``) against a real file.
+"""The SQLite history store (``triochat._history.store.HistoryStore``) against a real file.
 
 Synchronous and without trio: what is saved, what each CHATHISTORY query
 returns (the expectations follow irctest's chathistory cases), who may read a
@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from triochat._chathistory import UNBOUNDED, Bound, HistoryEntry, HistoryQuery, private_key
-from triochat._history import HistoryError, HistoryStore
+from triochat._history.records import UNBOUNDED, Bound, HistoryEntry, HistoryQuery, private_key
+from triochat._history.store import HistoryError, HistoryStore
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -24,11 +24,11 @@ from harness import IrcClient, MemoryListener, ServerHarness, config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from triochat._irc import parse
-from triochat._server import ChatServer
+from triochat._irc.wire import parse
+from triochat._server.server import ChatServer
 
 if TYPE_CHECKING:
-    from triochat._irc import Message
+    from triochat._irc.wire import Message
 
 #: The most a well-behaved message may take from send to delivery (virtual seconds).
 MAX_DELAY = 0.01

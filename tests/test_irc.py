@@ -1,4 +1,4 @@
-"""Tests for the sans-IO IRC wire layer (``triochat._irc``).
+"""Tests for the sans-IO IRC wire layer (``triochat._irc.wire``).
 
 Plain synchronous, table-driven tests (in the style of h11's ``test_io.py``),
 plus a few hypothesis properties. Facts about the wire come from Modern IRC
@@ -16,7 +16,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from triochat._irc import (
+from triochat._irc.wire import (
     LINE_TOO_LONG,
     MAX_BODY_BYTES,
     MAX_LINE_BYTES,
@@ -38,7 +38,7 @@ from triochat._irc import (
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-    from triochat._irc import _LineTooLongMarker
+    from triochat._irc.wire import _LineTooLongMarker
 
 #: What LineReader.lines() gives: a line, or the LINE_TOO_LONG marker.
 LineOrMarker: TypeAlias = "bytes | _LineTooLongMarker"

@@ -12,10 +12,10 @@ import trio
 import trio.testing
 from harness import IrcClient, ServerHarness, config
 
-from triochat._cli import build_parser
-from triochat._cli_serve import SPARE_FILES, config_from_args, fit_file_limit
+from triochat._cli.main import build_parser
+from triochat._cli.serve import SPARE_FILES, config_from_args, fit_file_limit
 from triochat._config import ServerConfig
-from triochat._server import ChatServer
+from triochat._server.server import ChatServer
 
 
 async def _refused(client: IrcClient) -> str:

@@ -1,10 +1,10 @@
-"""Tests for nickname and channel-name rules (``triochat._names``)."""
+"""Tests for nickname and channel-name rules (``triochat._irc.names``)."""
 
 from __future__ import annotations
 
 import pytest
 
-from triochat._names import (
+from triochat._irc.names import (
     CASEMAPPING,
     CHANNEL_PREFIXES,
     MAX_CHANNEL_LENGTH,

@@ -14,8 +14,8 @@ import trio.testing
 from harness import MemoryListener, ServerHarness, config
 
 from triochat._config import ServerConfig
-from triochat._server import ChatServer
-from triochat._state import ServerState
+from triochat._server.server import ChatServer
+from triochat._state.machine import ServerState
 
 
 async def test_two_clients_chat_in_a_channel(

@@ -10,7 +10,7 @@ import trio
 import trio.testing
 from harness import ServerHarness, config
 
-from triochat._stats import live_task_count, rss_kib
+from triochat._server.stats import live_task_count, rss_kib
 
 
 def test_a_short_soak_passes() -> None:

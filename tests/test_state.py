@@ -1,4 +1,4 @@
-"""Tests for the pure, synchronous chat-room state (``triochat._state``).
+"""Tests for the pure, synchronous chat-room state (``triochat._state.machine``).
 
 No trio and no sockets: a :class:`ServerState` with a fake clock is fed parsed
 IRC lines, and the effects it returns are expanded into the lines each
@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from triochat._config import ServerConfig
-from triochat._help import HELP_INDEX, HELP_TOPICS
-from triochat._irc import (
+from triochat._irc.names import casefold
+from triochat._irc.wire import (
     InvalidUtf8,
     LineTooLong,
     MalformedMessage,
@@ -32,13 +32,13 @@ from triochat._irc import (
     parse,
     serialize,
 )
-from triochat._names import casefold
-from triochat._state import SUPPORTED_CAPS, Close, ConnId, Send, ServerState
+from triochat._state.help import HELP_INDEX, HELP_TOPICS
+from triochat._state.machine import SUPPORTED_CAPS, Close, ConnId, Send, ServerState
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from triochat._state import Effect
+    from triochat._state.machine import Effect
 
 # ---------------------------------------------------------------------------
 # Harness

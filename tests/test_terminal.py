@@ -16,7 +16,7 @@ import trio
 import trio.testing
 from test_client import FakeServer
 
-from triochat._terminal import read_input_lines, run_in_terminal, write_display_lines
+from triochat._cli.terminal import read_input_lines, run_in_terminal, write_display_lines
 
 if TYPE_CHECKING:
     from pathlib import Path

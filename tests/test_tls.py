@@ -18,11 +18,11 @@ import trio.testing
 import trustme
 from harness import IrcClient, MemoryListener, config
 
-from triochat._cli import build_parser, main
-from triochat._cli_connect import tls_context_from_args
-from triochat._client import ConnectError, connect
+from triochat._cli.connect import tls_context_from_args
+from triochat._cli.main import build_parser, main
+from triochat._client.session import ConnectError, connect
 from triochat._config import ServerConfig
-from triochat._server import ChatServer
+from triochat._server.server import ChatServer
 from triochat._tls import (
     TlsSetupError,
     client_context,

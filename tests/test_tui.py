@@ -22,8 +22,7 @@ from harness import TEST_CONFIG, IrcClient, MemoryListener, ServerHarness
 from rich.style import Style
 from textual.widgets import Input, OptionList, Static
 
-from triochat._client import ClientTimeouts
-from triochat._client_events import (
+from triochat._client.events import (
     ChatLine,
     Event,
     HistoryEnded,
@@ -34,10 +33,11 @@ from triochat._client_events import (
     Topic,
     UserInput,
 )
-from triochat._client_reconnect import Backoff, run_chat
-from triochat._server import ChatServer
-from triochat._tui import ChatApp, ChatInput
-from triochat._tui_render import nick_color
+from triochat._client.reconnect import Backoff, run_chat
+from triochat._client.session import ClientTimeouts
+from triochat._server.server import ChatServer
+from triochat._tui.app import ChatApp, ChatInput
+from triochat._tui.render import nick_color
 
 if TYPE_CHECKING:
     from textual.pilot import Pilot

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from triochat import _cli_connect
-from triochat._cli import build_parser
+from triochat._cli import connect as _cli_connect
+from triochat._cli.main import build_parser
 
 
 class FakeStream:
@@ -50,7 +50,7 @@ def test_full_screen_only_on_a_terminal(
 
 def test_line_mode_does_not_load_textual() -> None:
     code = (
-        "import sys, triochat._cli, triochat._cli_connect;"
+        "import sys, triochat._cli.main, triochat._cli.connect;"
         " print(any(name.split('.')[0] == 'textual' for name in sys.modules))"
     )
     result = subprocess.run(
@@ -60,7 +60,7 @@ def test_line_mode_does_not_load_textual() -> None:
 
 
 def test_the_full_screen_client_imports_without_a_terminal() -> None:
-    code = "import triochat._tui; print('ok')"
+    code = "import triochat._tui.app; print('ok')"
     result = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,

@@ -11,17 +11,17 @@ The public API, re-exported from private modules (as trio does):
 
 from __future__ import annotations
 
-from ._client import ClientTimeouts as ClientTimeouts
-from ._client import ConnectError as ConnectError
-from ._client import connect as connect
-from ._client import run_client as run_client
+from ._client.session import ClientTimeouts as ClientTimeouts
+from ._client.session import ConnectError as ConnectError
+from ._client.session import connect as connect
+from ._client.session import run_client as run_client
 from ._config import ServerConfig as ServerConfig
-from ._irc import LineReader as LineReader
-from ._irc import Message as Message
-from ._irc import parse as parse
-from ._irc import serialize as serialize
-from ._server import ChatServer as ChatServer
-from ._server import serve as serve
+from ._irc.wire import LineReader as LineReader
+from ._irc.wire import Message as Message
+from ._irc.wire import parse as parse
+from ._irc.wire import serialize as serialize
+from ._server.server import ChatServer as ChatServer
+from ._server.server import serve as serve
 
 __all__ = [
     "ChatServer",

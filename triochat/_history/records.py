@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
 
-from ._names import casefold
+from .._irc.names import casefold
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Final
 
 import trio
 
-from ._client import ConnectError, connect
-from ._terminal import run_in_terminal
-from ._tls import TlsSetupError, client_context
+from .._client.session import ConnectError, connect
+from .._tls import TlsSetupError, client_context
+from .terminal import run_in_terminal
 
 if TYPE_CHECKING:
     import argparse
@@ -131,7 +131,7 @@ def full_screen_wanted(args: argparse.Namespace) -> bool:
 def _run_full_screen(
     host: str, port: int, nick: str | None, channel: str, ssl_context: ssl.SSLContext | None
 ) -> int:
-    from ._tui import run_app  # here: Textual loads only for the full-screen client
+    from .._tui.app import run_app  # here: Textual loads only for the full-screen client
 
     try:
         return run_app(

@@ -35,11 +35,9 @@ from typing import TYPE_CHECKING, Any, Final
 
 import trio
 
-from ._config import ServerConfig
-from ._fanout import Flusher, Outbox
-from ._flood import TokenBucket
-from ._history import History, HistoryStore, HistoryUnavailable
-from ._irc import (
+from .._config import ServerConfig
+from .._history.store import History, HistoryStore, HistoryUnavailable
+from .._irc.wire import (
     LINE_TOO_LONG,
     MAX_LINE_BYTES,
     LineReader,
@@ -49,15 +47,17 @@ from ._irc import (
     parse,
     serialize,
 )
-from ._state import Client, Close, ConnId, Effect, Query, Record, Send, ServerState
-from ._stats import live_task_count, rss_kib
+from .._state.machine import Client, Close, ConnId, Effect, Query, Record, Send, ServerState
+from .fanout import Flusher, Outbox
+from .flood import TokenBucket
+from .stats import live_task_count, rss_kib
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable, Sequence
     from contextlib import AbstractAsyncContextManager
     from typing import TypeAlias
 
-    from ._irc import _LineTooLongMarker
+    from .._irc.wire import _LineTooLongMarker
 
     _Line: TypeAlias = bytes | _LineTooLongMarker
 

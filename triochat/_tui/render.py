@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING, Final
 
 from rich.text import Text
 
-from ._client_events import ChatLine
-from ._client_view import STATUS, WindowKind
-from ._names import casefold
+from .._client.events import ChatLine
+from .._client.view import STATUS, WindowKind
+from .._irc.names import casefold
 
 if TYPE_CHECKING:
     from datetime import date
 
-    from ._client_view import ChatView, Member, ViewLine, Window
+    from .._client.view import ChatView, Member, ViewLine, Window
 
 __all__ = [
     "nick_color",

@@ -30,8 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final, NewType
 
-from . import _numerics as rpl
-from ._chathistory import (
+from .._history.records import (
     MESSAGE_SUBCOMMANDS,
     UNBOUNDED,
     HistoryEntry,
@@ -45,16 +44,8 @@ from ._chathistory import (
     recordable,
     stamped_text,
 )
-from ._help import HELP_INDEX, HELP_TOPICS
-from ._irc import (
-    MAX_BODY_BYTES,
-    InvalidUtf8,
-    LineTooLong,
-    Message,
-    RemoteProtocolError,
-    TooManyParams,
-)
-from ._names import (
+from .._irc import numerics as rpl
+from .._irc.names import (
     CASEMAPPING,
     CHANNEL_PREFIXES,
     MAX_CHANNEL_LENGTH,
@@ -64,11 +55,20 @@ from ._names import (
     valid_channel,
     valid_nick,
 )
+from .._irc.wire import (
+    MAX_BODY_BYTES,
+    InvalidUtf8,
+    LineTooLong,
+    Message,
+    RemoteProtocolError,
+    TooManyParams,
+)
+from .help import HELP_INDEX, HELP_TOPICS
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
-    from ._config import ServerConfig
+    from .._config import ServerConfig
 
 __all__ = [
     "SUPPORTED_CAPS",

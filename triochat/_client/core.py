@@ -41,9 +41,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
 
-from . import _numerics as rpl
-from ._client_commands import Command, Text, UnknownCommand, Verb, help_lines, parse_input
-from ._client_events import (
+from .._irc import numerics as rpl
+from .._irc.names import casefold, is_channel
+from .._irc.wire import MAX_BODY_BYTES, LocalProtocolError, Message, serialize
+from .commands import Command, Text, UnknownCommand, Verb, help_lines, parse_input
+from .events import (
     ChatLine,
     ConnectionLost,
     HistoryEnded,
@@ -63,15 +65,13 @@ from ._client_events import (
     Registered,
     Topic,
 )
-from ._client_replies import describe_error, is_error
-from ._client_text import sanitize, split_utf8
-from ._irc import MAX_BODY_BYTES, LocalProtocolError, Message, serialize
-from ._names import casefold, is_channel
+from .replies import describe_error, is_error
+from .text import sanitize, split_utf8
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
 
-    from ._client_events import Event
+    from .events import Event
 
 __all__ = [
     "DEFAULT_QUIT_REASON",

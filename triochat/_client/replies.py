@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from . import _numerics as rpl
+from .._irc import numerics as rpl
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from ._irc import Message
+    from .._irc.wire import Message
 
 __all__ = ["describe_error", "is_error"]
 

@@ -21,8 +21,9 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Final
 
-from ._client_commands import COMMANDS
-from ._client_events import (
+from .._irc.names import casefold, is_channel
+from .commands import COMMANDS
+from .events import (
     ChatLine,
     Connecting,
     ConnectionLost,
@@ -45,12 +46,11 @@ from ._client_events import (
     Topic,
     UserInput,
 )
-from ._names import casefold, is_channel
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
-    from ._client_events import Event
+    from .events import Event
 
 __all__ = [
     "STATUS",

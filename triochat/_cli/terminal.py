@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Final, TextIO
 
 import trio
 
-from ._client import run_client
-from ._irc import LINE_TOO_LONG, LineReader
+from .._client.session import run_client
+from .._irc.wire import LINE_TOO_LONG, LineReader
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ._tls import DEFAULT_CERT_DIR, DEV_HOSTNAMES, TlsSetupError, make_dev_certificates
+from .._tls import DEFAULT_CERT_DIR, DEV_HOSTNAMES, TlsSetupError, make_dev_certificates
 
 if TYPE_CHECKING:
     import argparse

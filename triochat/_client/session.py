@@ -23,17 +23,17 @@ from typing import TYPE_CHECKING, Final
 
 import trio
 
-from ._client_core import ClientCore, Phase, local_now
-from ._client_events import UserInput
-from ._irc import LINE_TOO_LONG, LineReader, RemoteProtocolError, parse
-from ._tls import describe_verification_error
+from .._irc.wire import LINE_TOO_LONG, LineReader, RemoteProtocolError, parse
+from .._tls import describe_verification_error
+from .core import ClientCore, Phase, local_now
+from .events import UserInput
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from datetime import datetime
 
-    from ._client_core import Effects
-    from ._client_events import Event
+    from .core import Effects
+    from .events import Event
 
 __all__ = ["DEFAULT_TIMEOUTS", "ClientTimeouts", "ConnectError", "connect", "run_client"]
 

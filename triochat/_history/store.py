@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import trio
 
-from ._chathistory import Bound, HistoryEntry, HistoryQuery, milliseconds
+from .records import Bound, HistoryEntry, HistoryQuery, milliseconds
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Sequence

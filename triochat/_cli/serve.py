@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from ._config import DEFAULT_MOTD, ServerConfig
-from ._history import HistoryError, HistoryStore
-from ._irc import MAX_LINE_BYTES
-from ._server import serve
-from ._tls import DEFAULT_CERT_DIR, SERVER_FILE, TlsSetupError, server_context
+from .._config import DEFAULT_MOTD, ServerConfig
+from .._history.store import HistoryError, HistoryStore
+from .._irc.wire import MAX_LINE_BYTES
+from .._server.server import serve
+from .._tls import DEFAULT_CERT_DIR, SERVER_FILE, TlsSetupError, server_context
 
 if TYPE_CHECKING:
     import ssl

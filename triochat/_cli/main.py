@@ -12,7 +12,9 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from . import _cli_certs, _cli_connect, _cli_serve
+from . import certs as certs_cli
+from . import connect as connect_cli
+from . import serve as serve_cli
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -28,14 +30,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = commands.add_parser("serve", help="run a chat server")
-    _cli_serve.add_arguments(serve)
-    serve.set_defaults(run=_cli_serve.run)
+    serve_cli.add_arguments(serve)
+    serve.set_defaults(run=serve_cli.run)
     connect = commands.add_parser("connect", help="chat on a server")
-    _cli_connect.add_arguments(connect)
-    connect.set_defaults(run=_cli_connect.run)
+    connect_cli.add_arguments(connect)
+    connect.set_defaults(run=connect_cli.run)
     certs = commands.add_parser("certs", help="create a development CA and server certificate")
-    _cli_certs.add_arguments(certs)
-    certs.set_defaults(run=_cli_certs.run)
+    certs_cli.add_arguments(certs)
+    certs.set_defaults(run=certs_cli.run)
     return parser
 
 

@@ -39,9 +39,9 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import ContentSwitcher, Input, OptionList, RichLog, Static
 from textual.widgets.option_list import Option
 
-from ._client_events import Event, InfoLine, UserInput
-from ._client_reconnect import run_chat
-from ._client_view import (
+from .._client.events import Event, InfoLine, UserInput
+from .._client.reconnect import run_chat
+from .._client.view import (
     MAX_LINES,
     STATUS,
     ChatView,
@@ -50,7 +50,7 @@ from ._client_view import (
     WindowKind,
     complete,
 )
-from ._tui_render import (
+from .render import (
     render_line,
     render_member,
     render_status,
@@ -63,7 +63,7 @@ if TYPE_CHECKING:
 
     from textual.app import ComposeResult
 
-    from ._client_view import Completion
+    from .._client.view import Completion
 
     #: The trio side: chat with these channels until the user leaves; the exit code.
     ChatMain = Callable[

@@ -23,16 +23,16 @@ from typing import TYPE_CHECKING, Final
 
 import trio
 
-from ._client import DEFAULT_TIMEOUTS, ClientTimeouts, ConnectError, _Session
-from ._client_commands import Command, Verb, parse_input
-from ._client_core import ClientCore, local_now
-from ._client_events import Connecting, InfoLine, Reconnecting, UserInput
+from .commands import Command, Verb, parse_input
+from .core import ClientCore, local_now
+from .events import Connecting, InfoLine, Reconnecting, UserInput
+from .session import DEFAULT_TIMEOUTS, ClientTimeouts, ConnectError, _Session
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
     from datetime import datetime
 
-    from ._client_events import Event
+    from .events import Event
 
 __all__ = ["DEFAULT_BACKOFF", "HISTORY_CAPS", "Backoff", "run_chat"]
 
