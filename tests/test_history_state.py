@@ -31,6 +31,7 @@ from triochat._state.machine import (
     Send,
     ServerState,
 )
+from triochat._state.model import PeerInfo
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -63,7 +64,7 @@ class Chat:
     def register(self, nick: str, *caps: str) -> ConnId:
         self._conns += 1
         conn = ConnId(self._conns)
-        self.state.connect(conn, f"10.0.0.{conn}")
+        self.state.connect(conn, PeerInfo(f"10.0.0.{conn}"))
         lines = [f"CAP REQ :{' '.join(caps)}"] if caps else []
         lines += [f"NICK {nick}", f"USER {nick} 0 * :{nick}", "CAP END"]
         self.feed(conn, *lines)
@@ -433,7 +434,7 @@ def test_targets_searches_the_requesters_channels() -> None:
 
 def test_chathistory_needs_registration() -> None:
     chat = Chat()
-    chat.state.connect(ConnId(9), "h")
+    chat.state.connect(ConnId(9), PeerInfo("h"))
     [reply] = lines_to(ConnId(9), chat.feed(ConnId(9), "CHATHISTORY LATEST #room * 10"))
     assert " 451 " in reply
 

@@ -34,6 +34,7 @@ from triochat._irc.wire import (
 )
 from triochat._state.help import HELP_INDEX, HELP_TOPICS
 from triochat._state.machine import SUPPORTED_CAPS, Close, ConnId, Send, ServerState
+from triochat._state.model import PeerInfo
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -121,7 +122,7 @@ class Harness:
     def connect(self, host: str | None = None) -> ConnId:
         conn = ConnId(self._next_conn)
         self._next_conn += 1
-        self.state.connect(conn, f"10.0.0.{conn}" if host is None else host)
+        self.state.connect(conn, PeerInfo(f"10.0.0.{conn}" if host is None else host))
         return conn
 
     def _check(self, effects: list[Effect]) -> Outcome:

@@ -51,6 +51,7 @@ from .._state.machine import Client, Close, ConnId, Effect, Query, Record, Send,
 from .fanout import Flusher, Outbox
 from .flood import TokenBucket
 from .stats import live_task_count, rss_kib
+from .transports import negotiate, peer_info
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
     from typing import TypeAlias
 
     from .._irc.wire import _LineTooLongMarker
+    from .._state.model import PeerInfo
 
     _Line: TypeAlias = bytes | _LineTooLongMarker
 
@@ -134,17 +136,6 @@ class _Member:
             self.quit_reason = reason
             self.outbox.abandon()
             self.scope.cancel()
-
-
-def _peer_host(stream: trio.abc.Stream) -> str:
-    """The address of the peer, as shown in ``nick!user@host``."""
-    while isinstance(stream, trio.SSLStream):
-        stream = stream.transport_stream
-    if isinstance(stream, trio.SocketStream):
-        address = stream.socket.getpeername()
-        if isinstance(address, tuple):
-            return str(address[0])
-    return "localhost"
 
 
 class ChatServer:
@@ -261,20 +252,28 @@ class ChatServer:
                 "history: %s, %d message(s) loaded for replay", self.history.store.path, len(recent)
             )
 
-    async def handle_connection(self, stream: trio.abc.Stream) -> None:
+    async def handle_connection(
+        self, stream: trio.abc.Stream, peer: PeerInfo | None = None
+    ) -> None:
         """Serve one client from its first byte to its last; never raises.
 
         Runs under :meth:`serve`, whose flusher task writes out deliveries.
-        A connection past ``max_clients`` or ``max_per_ip`` is refused first,
-        before it costs a handshake or any state.
+        ``peer`` is what a transport that did its own handshake (WebSocket)
+        knows of the client; by default it is read off the socket, and TLS is
+        negotiated here. A connection past ``max_clients`` or ``max_per_ip`` is
+        refused first, before it costs a handshake or any state.
         """
-        host = _peer_host(stream)
+        if peer is None:
+            peer = peer_info(stream)
+        host = peer.host
         refusal = self._admit(host)
         if refusal is not None:
             await self._refuse(stream, refusal)
             return
         try:
-            await self._handle_admitted(stream, host)
+            negotiated = await negotiate(stream, peer, within=self.config.handshake_timeout)
+            if negotiated is not None:
+                await self._handle_admitted(stream, negotiated)
         finally:
             self._open -= 1
             left = self._open_per_host[host] - 1
@@ -300,7 +299,7 @@ class ChatServer:
     async def _refuse(self, stream: trio.abc.Stream, error: str) -> None:
         """Say ``ERROR :error`` and hang up, all within ``close_timeout``; never raises."""
         self.refused_count += 1
-        log.debug("refused a connection from %s: %s", _peer_host(stream), error)
+        log.debug("refused a connection: %s", error)
         with trio.move_on_after(self.config.close_timeout):
             try:
                 if isinstance(stream, trio.SSLStream):
@@ -315,11 +314,9 @@ class ChatServer:
                 pass
         await trio.aclose_forcefully(stream)
 
-    async def _handle_admitted(self, stream: trio.abc.Stream, host: str) -> None:
-        if isinstance(stream, trio.SSLStream) and not await self._tls_handshake(stream):
-            return
+    async def _handle_admitted(self, stream: trio.abc.Stream, peer: PeerInfo) -> None:
         conn = ConnId(next(self._ids))
-        self.state.connect(conn, host)
+        self.state.connect(conn, peer)
         member = _Member(self.state.clients[conn], trio.CancelScope())
         member.outbox = Outbox(
             stream,
@@ -363,29 +360,6 @@ class ChatServer:
             finally:
                 await trio.aclose_forcefully(stream)
             log.debug("connection %d closed: %s", conn, reason)
-
-    async def _tls_handshake(self, stream: trio.SSLStream[Any]) -> bool:
-        """Complete the handshake within ``handshake_timeout``; False (and closed) if not.
-
-        A slow or silent peer only ever holds its own task: the handshake runs
-        here, per connection, never in the accept loop.
-        """
-        host = _peer_host(stream)
-        with trio.move_on_after(self.config.handshake_timeout):
-            try:
-                await stream.do_handshake()
-            except trio.BrokenResourceError as error:
-                log.info("TLS handshake with %s failed: %s", host, error.__cause__ or error)
-                # Most often a plain-text client on the TLS port: tell it in its language.
-                notice = b"\r\nERROR :Closing link: this port speaks TLS; connect with TLS\r\n"
-                with trio.move_on_after(1):
-                    with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
-                        await stream.transport_stream.send_all(notice)
-            else:
-                return True
-        log.info("TLS handshake with %s did not complete", host)
-        await trio.aclose_forcefully(stream)
-        return False
 
     async def _hang_up(self, stream: trio.abc.Stream, member: _Member) -> None:
         """Close the transport, politely and within ``close_timeout``."""

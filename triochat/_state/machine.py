@@ -69,6 +69,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
     from .._config import ServerConfig
+    from .model import PeerInfo
 
 __all__ = [
     "SUPPORTED_CAPS",
@@ -282,8 +283,9 @@ class ServerState:
 
     # -- what the server layer tells us -------------------------------------
 
-    def connect(self, conn: ConnId, host: str) -> None:
-        """A connection arrived from ``host`` (an address, shown in ``nick!user@host``)."""
+    def connect(self, conn: ConnId, peer: PeerInfo) -> None:
+        """A connection arrived from ``peer.host`` (shown in ``nick!user@host``)."""
+        host = peer.host
         if host.startswith(":"):  # an IPv6 address must not look like a trailing parameter
             host = "0" + host
         self.clients[conn] = Client(
