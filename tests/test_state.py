@@ -35,6 +35,7 @@ from triochat._irc.wire import (
 from triochat._state.help import HELP_INDEX, HELP_TOPICS
 from triochat._state.machine import SUPPORTED_CAPS, Close, ConnId, Send, ServerState
 from triochat._state.model import PeerInfo
+from triochat._version import SERVER_VERSION as VERSION
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -258,11 +259,9 @@ def test_nick_and_user_in_either_order_register(lines: tuple[str, str]) -> None:
     assert lines_out[0] == (
         f"{SERVER} 001 alice :Welcome to the triochat IRC Network, alice!~alice@10.0.0.1"
     )
-    assert (
-        lines_out[1] == f"{SERVER} 002 alice :Your host is triochat, running version triochat-0.1"
-    )
+    assert lines_out[1] == f"{SERVER} 002 alice :Your host is triochat, running version {VERSION}"
     assert lines_out[2] == f"{SERVER} 003 alice :This server was created 2024-01-02 03:04:05 UTC"
-    assert lines_out[3] == f"{SERVER} 004 alice triochat triochat-0.1 i mntov ov"
+    assert lines_out[3] == f"{SERVER} 004 alice triochat {VERSION} i mntov ov"
     assert lines_out[-6:] == [
         f"{SERVER} 251 alice :There are 1 users and 0 invisible on 1 servers",
         f"{SERVER} 254 alice 0 :channels formed",
@@ -1600,7 +1599,7 @@ def test_version(command: str) -> None:
     out = h.feed(alice, command)
     lines = out.to(alice)
     assert lines[0] == (
-        f"{SERVER} 351 alice triochat-0.1 triochat :a chat server on Trio's structured concurrency"
+        f"{SERVER} 351 alice {VERSION} triochat :a chat server on Trio's structured concurrency"
     )
     assert set(out.codes(alice)[1:]) == {"005"}
 

@@ -63,6 +63,7 @@ from .._irc.wire import (
     RemoteProtocolError,
     TooManyParams,
 )
+from .._version import SERVER_VERSION as VERSION
 from .help import HELP_INDEX, HELP_TOPICS
 
 if TYPE_CHECKING:
@@ -86,7 +87,6 @@ __all__ = [
 
 ConnId = NewType("ConnId", int)
 
-VERSION: Final = "triochat-0.1"
 SUPPORTED_CAPS: Final = frozenset(
     {
         "away-notify",
