@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from triochat._cli.main import build_parser, main
-from triochat._cli.serve import config_from_args
+from triochat._cli.serve import config_from_args, load_launch
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -30,10 +30,8 @@ def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None
 
 
 def test_serve_defaults_bind_loopback_on_6667() -> None:
-    args = build_parser().parse_args(["serve"])
-    assert args.host == "127.0.0.1"
-    assert args.port is None  # 6667 unless --tls alone
-    assert args.tls_port == 6697
+    launch = load_launch(build_parser().parse_args(["serve"]))
+    assert (launch.host, launch.port, launch.tls_port) == ("127.0.0.1", 6667, None)
 
 
 def test_password_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 def test_history_defaults() -> None:
     args = build_parser().parse_args(["serve"])
     config = config_from_args(args)
-    assert args.db == "triochat.db"
     assert config.history_db == "triochat.db"
     assert (config.history, config.history_replay) == (True, 50)
     assert (config.history_max_age, config.history_max_per_channel) == (None, None)

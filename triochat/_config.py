@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
-__all__ = ["DEFAULT_MOTD", "ServerConfig"]
+__all__ = ["DEFAULT_MOTD", "RESTART_ONLY", "ServerConfig", "reloaded"]
 
 DEFAULT_MOTD: Final = (
     "Welcome to triochat, a chat server built on Trio's structured concurrency.",
@@ -78,3 +78,28 @@ class ServerConfig:
     history_query_timeout: float = 10.0
     #: On shutdown, time allowed to save the history still queued.
     history_flush_timeout: float = 10.0
+
+
+#: What a running server cannot change (names already sent to clients, the
+#: history store and its tasks): a reload keeps the old values and says so.
+RESTART_ONLY: Final = (
+    "server_name",
+    "network_name",
+    "history",
+    "history_db",
+    "history_replay",
+    "history_request_limit",
+    "history_flush_timeout",
+    "stats_interval",
+)
+
+
+def reloaded(old: ServerConfig, new: ServerConfig) -> tuple[ServerConfig, list[str]]:
+    """``new``, except what needs a restart, which keeps its value from ``old``; and notes on it."""
+    kept = {name: getattr(old, name) for name in RESTART_ONLY}
+    notes = [
+        f"{name} changed: restart needed"
+        for name, value in kept.items()
+        if getattr(new, name) != value
+    ]
+    return replace(new, **kept), notes

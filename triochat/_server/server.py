@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import trio
 
-from .._config import ServerConfig
+from .._config import ServerConfig, reloaded
 from .._history.store import History, HistoryStore, HistoryUnavailable
 from .._irc.wire import (
     LINE_TOO_LONG,
@@ -169,6 +169,21 @@ class ChatServer:
         self._open_per_host: dict[str, int] = {}
         #: Connections refused because of ``max_clients`` or ``max_per_ip``.
         self.refused_count = 0
+        #: Re-reads the config file and applies it (set by ``triochat serve``): for REHASH.
+        self.rehash: Callable[[], Awaitable[list[str]]] | None = None
+
+    def reload(self, config: ServerConfig) -> list[str]:
+        """Use ``config`` from now on, dropping nobody; return notes on what could not change.
+
+        Limits on connections and channels apply at once; new connections get
+        the new timers, flood settings and queues, while established ones keep
+        those they started with. What needs a restart keeps its old value.
+        """
+        config, notes = reloaded(self.config, config)
+        self.config = self.state.config = config
+        if self.history is not None:
+            self.history.retain(config.history_max_age, config.history_max_per_channel)
+        return notes
 
     @property
     def connection_count(self) -> int:
