@@ -393,9 +393,6 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(f"triochat serve: {error}", file=sys.stderr)
         return 2
-    logs.configure(launch.log_level, launch.log_format)
-    for warning in launch.warnings:
-        log.warning("%s", warning)
     try:
         tls = None
         if launch.tls_port is not None:
@@ -404,6 +401,9 @@ def run(args: argparse.Namespace) -> int:
     except (TlsSetupError, HistoryError) as error:
         print(f"triochat serve: {error}", file=sys.stderr)
         return 2
+    logs.configure(launch.log_level, launch.log_format)
+    for warning in launch.warnings:
+        log.warning("%s", warning)
     file_limit = _raise_file_limit()
     launch = replace(launch, server=fit_file_limit(launch.server, file_limit))
     try:

@@ -1,0 +1,107 @@
+"""Logs: levels in any case, JSON lines with connection context, no message text at INFO."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from importlib.metadata import version
+from typing import TYPE_CHECKING
+
+import pytest
+
+from triochat._cli.main import build_parser, main
+from triochat._cli.serve import load_launch
+from triochat._ops import logs
+from triochat._version import SERVER_VERSION, __version__
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from harness import ServerHarness
+
+
+@pytest.mark.parametrize(
+    ("given", "level"),
+    [("info", "INFO"), ("INFO", "INFO"), ("warning", "WARNING"), ("Warn", "WARNING"),
+     ("debug", "DEBUG"), ("error", "ERROR")],
+)  # fmt: skip
+def test_log_level_in_any_case(given: str, level: str) -> None:
+    assert (
+        load_launch(build_parser().parse_args(["serve", "--log-level", given])).log_level == level
+    )
+
+
+def test_a_bad_log_level_or_format_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--log-level", "loud"]) == 2
+    assert "--log-level must be one of debug, info, warning, error" in capsys.readouterr().err
+    assert main(["serve", "--log-format", "xml"]) == 2
+    assert "--log-format must be one of text, json" in capsys.readouterr().err
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    logs.configure("WARNING")
+    for handler in root.handlers[:]:
+        if handler not in handlers:
+            root.removeHandler(handler)
+    root.setLevel(level)
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_json_lines_carry_time_level_logger_message_and_context() -> None:
+    stream = io.StringIO()
+    logs.configure("INFO", "json", stream)
+    log = logging.getLogger("triochat.server")
+    log.info(
+        "connection %d: Excess Flood", 7, extra={"conn": 7, "address": "10.0.0.1", "nick": "bob"}
+    )
+    log.debug("not shown at INFO")
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        log.exception("failed")
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2
+    first = json.loads(lines[0])
+    assert first["level"] == "INFO"
+    assert first["logger"] == "triochat.server"
+    assert first["message"] == "connection 7: Excess Flood"
+    assert (first["conn"], first["address"], first["nick"]) == (7, "10.0.0.1", "bob")
+    assert first["time"].endswith("+00:00")
+    assert "RuntimeError: boom" in json.loads(lines[1])["exception"]
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_configuring_again_replaces_only_its_own_handler() -> None:
+    root = logging.getLogger()
+    before = len(root.handlers)
+    logs.configure("INFO", "text", io.StringIO())
+    logs.configure("DEBUG", "json", io.StringIO())
+    assert len(root.handlers) == before + 1
+    assert root.level == logging.DEBUG
+
+
+async def test_message_text_is_never_logged_at_info(
+    harness: ServerHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    alice = await harness.client("alice", channel="#room")
+    bob = await harness.client("bob", channel="#room")
+    await alice.send("PRIVMSG #room :the secret plan", "PRIVMSG bob :whispered secret")
+    await bob.expect("PRIVMSG", "bob")
+    await alice.send("QUIT :secret goodbye")
+    await bob.expect("QUIT")
+    assert "secret" not in caplog.text
+
+
+def test_version_comes_from_the_package_metadata(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out == f"triochat {version('triochat')}\n"
+    assert __version__ == version("triochat")
+    assert f"triochat-{__version__}" == SERVER_VERSION
