@@ -405,6 +405,9 @@ def run(args: argparse.Namespace) -> int:
     for warning in launch.warnings:
         log.warning("%s", warning)
     file_limit = _raise_file_limit()
+    # SIGHUP means "reload" only while the watcher runs; before it starts and after it
+    # stops (trio re-raises signals it had not handled yet) it must not kill the server.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     launch = replace(launch, server=fit_file_limit(launch.server, file_limit))
     try:
         return trio.run(

@@ -103,7 +103,9 @@ class Reloader:
                 log.warning("%s", warning)
             self.launch = new
             where = new.config_file or "the command line"
-            log.info("reloaded %s%s", where, "".join(f"; {note}" for note in notes))
+            log.info(
+                "reloaded %s (reload %d)%s", where, self.count, "".join(f"; {n}" for n in notes)
+            )
             return notes
 
     def _read(self) -> tuple[Launch, ssl.SSLContext | None]:
