@@ -65,6 +65,17 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session
+def build(session: nox.Session) -> None:
+    """The sdist and the wheel, into dist/ (``python -m build``); not a default session.
+
+    The test suite builds and installs a wheel already (tests/test_packaging.py);
+    this is for making a release.
+    """
+    session.install("build>=1.2")
+    session.run("python", "-m", "build", "--outdir", "dist", ".")
+
+
+@nox.session
 def fmt(session: nox.Session) -> None:
     """Rewrite the tree into shape (ruff format + safe fixes)."""
     session.install(*_group("lint"))
