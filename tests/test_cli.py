@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from triochat._cli.main import build_parser, main
-from triochat._cli.serve import config_from_args, load_launch
+from triochat._cli.serve import config_from_args
+from triochat._ops.launch import load as load_launch
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING
 import pytest
 
 from triochat._cli.main import build_parser, main
-from triochat._cli.serve import load_launch
 from triochat._config import DEFAULT_MOTD, ServerConfig
 from triochat._ops.configfile import ConfigError, Operator, read_file
 from triochat._ops.example import example_config
 from triochat._ops.launch import MAX_MOTD_BYTES, Launch, load
+from triochat._ops.launch import load as load_launch
 from triochat._ops.settings import SETTINGS
 
 if TYPE_CHECKING:

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from triochat._cli.main import build_parser, main
-from triochat._cli.serve import load_launch
 from triochat._ops import logs
+from triochat._ops.launch import load as load_launch
 from triochat._version import SERVER_VERSION, __version__
 
 if TYPE_CHECKING:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import resource
 import signal
 import sys
 from dataclasses import replace
@@ -16,11 +15,13 @@ import trio
 
 from .._history.store import HistoryError, HistoryStore
 from .._ops import logs
+from .._ops.checks import MIN_QUEUE_BYTES, Invalid
+from .._ops.checks import parse_duration as _parse_duration
 from .._ops.configfile import ConfigError
+from .._ops.filelimit import SPARE_FILES, fit_file_limit, raise_file_limit
 from .._ops.launch import DEFAULT_PORT, Launch, load
 from .._ops.reload import Reloader
-from .._ops.settings import MIN_QUEUE_BYTES, SETTINGS, Invalid
-from .._ops.settings import parse_duration as _parse_duration
+from .._ops.settings import SETTINGS
 from .._ops.tlsswap import SwappableTlsListener, TlsContextHolder
 from .._server.server import ChatServer
 from .._tls import DEFAULT_CERT_DIR, SERVER_FILE, TlsSetupError, server_context
@@ -28,14 +29,12 @@ from .._tls import DEFAULT_CERT_DIR, SERVER_FILE, TlsSetupError, server_context
 if TYPE_CHECKING:
     from .._config import ServerConfig
 
-__all__ = ["MIN_QUEUE_BYTES", "add_arguments", "run"]
+__all__ = ["MIN_QUEUE_BYTES", "SPARE_FILES", "add_arguments", "fit_file_limit", "run"]
 
 log = logging.getLogger("triochat.serve")
 
 DEFAULT_TLS_PORT = 6697
 DEFAULT_DB = "triochat.db"
-#: Descriptors kept for other uses than clients (listeners, the database, logs).
-SPARE_FILES = 64
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -240,11 +239,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def load_launch(args: argparse.Namespace) -> Launch:
-    """What ``args`` and its ``--config`` file describe; ``ConfigError`` (a ``ValueError``)."""
-    return load(args)
-
-
 def config_from_args(args: argparse.Namespace) -> ServerConfig:
     """Turn parsed options into a :class:`ServerConfig`; raise ``ValueError`` if invalid."""
     return load(args).server
@@ -268,36 +262,6 @@ def open_history(config: ServerConfig) -> HistoryStore | None:
         raise HistoryError(
             f"cannot open the history database {config.history_db}: {error}"
         ) from None
-
-
-def _raise_file_limit() -> int:
-    """Allow as many connections as the hard limit permits (the soft limit is often 1024).
-
-    Return the open-file limit now in force.
-    """
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-        except (OSError, ValueError) as error:
-            log.warning("could not raise the open-file limit from %d: %s", soft, error)
-            return soft
-        soft = hard
-    log.info("open-file limit: %d (about as many clients)", soft)
-    return soft
-
-
-def fit_file_limit(config: ServerConfig, file_limit: int) -> ServerConfig:
-    """``config`` with ``max_clients`` lowered to what the open-file limit allows.
-
-    Past that limit the server could not even accept a connection to refuse
-    it; below it, a client past the limit is told why.
-    """
-    room = max(1, file_limit - SPARE_FILES)
-    if config.max_clients is None or config.max_clients > room:
-        log.info("max clients: %d (the open-file limit is %d)", room, file_limit)
-        return replace(config, max_clients=room)
-    return config
 
 
 def _address(listener: trio.abc.Listener[Any]) -> str:
@@ -370,7 +334,7 @@ async def run_server(
             return 1
         server = ChatServer(launch.server, store=store)
         if reloader_args is not None:
-            adjust = None if file_limit is None else partial(_fit, file_limit=file_limit)
+            adjust = None if file_limit is None else partial(fit_file_limit, file_limit=file_limit)
             reloader = Reloader(server, launch, reloader_args, tls=tls, adjust=adjust)
             server.rehash = reloader.reload
             await nursery.start(reloader.watch)
@@ -380,10 +344,6 @@ async def run_server(
         nursery.cancel_scope.cancel()
     log.info("stopped")
     return 0
-
-
-def _fit(config: ServerConfig, *, file_limit: int) -> ServerConfig:
-    return fit_file_limit(config, file_limit)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -404,7 +364,7 @@ def run(args: argparse.Namespace) -> int:
     logs.configure(launch.log_level, launch.log_format)
     for warning in launch.warnings:
         log.warning("%s", warning)
-    file_limit = _raise_file_limit()
+    file_limit = raise_file_limit()
     # SIGHUP means "reload" only while the watcher runs; before it starts and after it
     # stops (trio re-raises signals it had not handled yet) it must not kill the server.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)

@@ -13,7 +13,8 @@ import tomllib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
-from .settings import BY_KEY, SECTIONS, Invalid, word
+from .checks import Invalid, word
+from .settings import BY_KEY, SECTIONS
 
 if TYPE_CHECKING:
     from pathlib import Path

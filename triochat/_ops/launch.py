@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final, cast
 
 from .._config import DEFAULT_MOTD, ServerConfig
+from .checks import Invalid
 from .configfile import ConfigError, Given, Operator, read_file
-from .settings import SETTINGS, Invalid
+from .settings import SETTINGS
 
 if TYPE_CHECKING:
     import argparse

@@ -1,163 +1,38 @@
 """Every setting of ``triochat serve`` declared once: its flag, its config-file key, its check.
 
-Flags and the config file go through the same checks, so a value is refused
-the same way wherever it came from. A check gets a value already typed (by
-argparse or by TOML) and returns it normalised, or raises :class:`Invalid`
-with what was expected, phrased to follow the setting's name:
-``--max-clients must be 0 (no limit) or more``, or in a file,
-``triochat.toml:7: limits.max_clients: must be 0 (no limit) or more, not -1``.
+Flags and the config file go through the same checks (:mod:`.checks`), so a
+value is refused the same way wherever it came from, and ``config example``
+is printed from this table, so it cannot miss a key.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from .._config import ServerConfig
-from .._irc.wire import MAX_LINE_BYTES
-from .logs import LOG_FORMATS, parse_level
+from .checks import (
+    MIN_QUEUE_BYTES,
+    boolean,
+    database,
+    integer,
+    log_format,
+    log_level,
+    optional,
+    parse_duration,
+    password,
+    path,
+    positive,
+    strings,
+    text,
+    word,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["SECTIONS", "SETTINGS", "Invalid", "Setting", "parse_duration"]
-
-#: The smallest SendQ or RecvQ: one line of the longest kind, tags and CRLF included.
-MIN_QUEUE_BYTES: Final = MAX_LINE_BYTES + 2
-_DURATION = re.compile(r"(\d+(?:\.\d*)?)\s*([smhdw]?)")
-_SECONDS_PER_UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-class Invalid(ValueError):
-    """A value that a check refused; the message says what was expected."""
-
-
-def _shown(value: object) -> str:
-    """A value as the file would spell it."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return repr(value)
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, list):
-        return "a list"
-    return str(value)
-
-
-def integer(
-    low: int, high: int | None = None, phrase: str | None = None
-) -> Callable[[object], object]:
-    """An int (never a bool) from ``low`` to ``high``."""
-    if phrase is None:
-        phrase = f"must be {low} or more" if high is None else f"must be from {low} to {high}"
-        if low == 1 and high is None:
-            phrase = "must be positive"
-
-    def check(value: object) -> object:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise Invalid(f"must be a whole number, not {_shown(value)}")
-        if value < low or (high is not None and value > high):
-            raise Invalid(f"{phrase}, not {value}")
-        return value
-
-    return check
-
-
-def positive(value: object) -> object:
-    """A number above 0 (an int or a float), as a float."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise Invalid(f"must be a number, not {_shown(value)}")
-    if not value > 0 or value != value or value == float("inf"):
-        raise Invalid(f"must be positive, not {value}")
-    return float(value)
-
-
-def boolean(value: object) -> object:
-    if not isinstance(value, bool):
-        raise Invalid(f"must be true or false, not {_shown(value)}")
-    return value
-
-
-def text(value: object) -> object:
-    if not isinstance(value, str):
-        raise Invalid(f"must be a string, not {_shown(value)}")
-    return value
-
-
-def word(value: object) -> object:
-    """A server or network name: one word, no IRC punctuation."""
-    if not isinstance(value, str) or not value or any(c in value for c in " \r\n\0:,!@"):
-        raise Invalid(f"must be one word: {_shown(value)}")
-    return value
-
-
-def password(value: object) -> object:
-    """A connection password; an empty one means none."""
-    if not isinstance(value, str):
-        raise Invalid(f"must be a string, not {_shown(value)}")
-    if any(c in value for c in " \r\n\0"):
-        raise Invalid("cannot contain spaces or line breaks")
-    return value or None
-
-
-def path(value: object) -> object:
-    if isinstance(value, Path):
-        return value
-    if not isinstance(value, str) or not value:
-        raise Invalid(f"must be a file name, not {_shown(value)}")
-    return Path(value)
-
-
-def database(value: object) -> object:
-    if not isinstance(value, str | Path) or not str(value):
-        raise Invalid(f"must be a file name or ':memory:', not {_shown(value)}")
-    return str(value)
-
-
-def parse_duration(value: object) -> float:
-    """``30d``, ``12h``, ``90m``, ``45s``, ``2w`` or plain seconds, in seconds."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return positive(value)  # type: ignore[return-value]
-    match = _DURATION.fullmatch(value.strip().lower()) if isinstance(value, str) else None
-    if match is None or float(match[1]) <= 0:
-        raise Invalid(f"must be a positive duration like 30d or 12h: {_shown(value)}")
-    return float(match[1]) * _SECONDS_PER_UNIT[match[2]]
-
-
-def log_level(value: object) -> object:
-    if not isinstance(value, str):
-        raise Invalid(f"must be a string, not {_shown(value)}")
-    try:
-        return parse_level(value)
-    except ValueError as error:
-        raise Invalid(f"must be {error}: {value!r}") from None
-
-
-def log_format(value: object) -> object:
-    if value not in LOG_FORMATS:
-        raise Invalid(f"must be one of {', '.join(LOG_FORMATS)}: {_shown(value)}")
-    return value
-
-
-def strings(value: object) -> object:
-    """A string or a list of strings, as a tuple."""
-    if isinstance(value, str):
-        return (value,)
-    if isinstance(value, list) and all(isinstance(item, str) for item in value):
-        return tuple(value)
-    raise Invalid(f"must be a string or a list of strings, not {_shown(value)}")
-
-
-def optional(check: Callable[[object], object]) -> Callable[[object], object]:
-    """``check``, letting None (a flag or key not given) through."""
-
-    def checked(value: object) -> object:
-        return None if value is None else check(value)
-
-    return checked
+__all__ = ["BY_DEST", "BY_KEY", "SECTIONS", "SETTINGS", "Setting"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,316 +72,91 @@ SECTIONS: Final = {
 }
 
 _S = Setting
+_ONE_LINE = f"must be at least {MIN_QUEUE_BYTES} bytes (one line)"
+_NO_LIMIT = "must be 0 (no limit) or more"
+_PORT = integer(0, 65535)
+
+# One setting per entry: section, key, dest (the flag's argparse dest), check, default,
+# the comment in `config example`, and the flag.
+# fmt: off
 SETTINGS: Final[tuple[Setting, ...]] = (
-    _S(
-        "server",
-        "name",
-        "server_name",
-        word,
-        _D.server_name,
-        "the server's name in its replies",
-        "--server-name",
-    ),
-    _S(
-        "server",
-        "network",
-        "network_name",
-        word,
-        _D.network_name,
-        "the network name shown on welcome",
-        "--network-name",
-    ),
-    _S(
-        "server",
-        "password",
-        "password",
-        optional(password),
-        None,
-        "require this connection password (PASS); $TRIOCHAT_PASSWORD overrides it",
-        "--password",
-    ),
-    _S(
-        "server",
-        "motd_file",
-        "motd_file",
-        optional(path),
-        None,
-        "a UTF-8 text file whose lines are the message of the day (default: a short welcome)",
-        "--motd-file",
-    ),
-    _S(
-        "listeners",
-        "host",
-        "host",
-        text,
-        "127.0.0.1",
-        "address to listen on; 0.0.0.0 or :: for every interface",
-        "--host",
-    ),
-    _S(
-        "listeners",
-        "port",
-        "port",
-        optional(integer(0, 65535)),
-        None,
-        "plain-text port; 6667 unless tls is on; 0 picks a free one",
-        "--port",
-    ),
+    _S("server", "name", "server_name", word, _D.server_name,
+       "the server's name in its replies", "--server-name"),
+    _S("server", "network", "network_name", word, _D.network_name,
+       "the network name shown on welcome", "--network-name"),
+    _S("server", "password", "password", optional(password), None,
+       "require this connection password (PASS); $TRIOCHAT_PASSWORD overrides it", "--password"),
+    _S("server", "motd_file", "motd_file", optional(path), None,
+       "a UTF-8 text file whose lines are the message of the day (default: a short welcome)",
+       "--motd-file"),
+    _S("listeners", "host", "host", text, "127.0.0.1",
+       "address to listen on; 0.0.0.0 or :: for every interface", "--host"),
+    _S("listeners", "port", "port", optional(_PORT), None,
+       "plain-text port; 6667 unless tls is on; 0 picks a free one", "--port"),
     _S("listeners", "tls", "tls", boolean, False, "listen for TLS on tls_port", "--tls"),
-    _S("listeners", "tls_port", "tls_port", integer(0, 65535), 6697, "TLS port", "--tls-port"),
-    _S(
-        "listeners",
-        "cert",
-        "cert",
-        path,
-        Path("certs/server.pem"),
-        "PEM certificate chain, with its key unless key is set (certbot: fullchain.pem)",
-        "--cert",
-    ),
-    _S(
-        "listeners",
-        "key",
-        "key",
-        optional(path),
-        None,
-        "PEM private key (certbot: privkey.pem)",
-        "--key",
-    ),
-    _S(
-        "listeners",
-        "handshake_timeout",
-        "handshake_timeout",
-        positive,
-        _D.handshake_timeout,
-        "seconds a TLS client has to finish its handshake",
-        "--handshake-timeout",
-    ),
-    _S(
-        "listeners.web",
-        "port",
-        "web_port",
-        optional(integer(0, 65535)),
-        None,
-        "web listener port (reserved)",
-        "--web-port",
-    ),
-    _S(
-        "listeners.web",
-        "host",
-        "web_host",
-        optional(text),
-        None,
-        "web listener address (reserved; default: listeners.host)",
-        "--web-host",
-    ),
-    _S(
-        "listeners.web",
-        "origin",
-        "web_origin",
-        optional(strings),
-        None,
-        "allowed browser origins (reserved)",
-        "--web-origin",
-    ),
-    _S(
-        "listeners.web",
-        "trusted_proxy",
-        "trusted_proxy",
-        optional(strings),
-        None,
-        "addresses of reverse proxies trusted for X-Forwarded-For (reserved)",
-        "--trusted-proxy",
-    ),
-    _S(
-        "limits",
-        "max_clients",
-        "max_clients",
-        integer(0, phrase="must be 0 (no limit) or more"),
-        _D.max_clients,
-        "connections at once; 0: only the open-file limit",
-        "--max-clients",
-    ),
-    _S(
-        "limits",
-        "max_per_ip",
-        "max_per_ip",
-        integer(0, phrase="must be 0 (no limit) or more"),
-        _D.max_per_ip,
-        "connections at once from one address; 0: no limit",
-        "--max-per-ip",
-    ),
-    _S(
-        "limits",
-        "max_channels",
-        "max_channels",
-        integer(1),
-        _D.max_channels,
-        "channels one client may be in",
-        "--max-channels",
-    ),
-    _S(
-        "limits",
-        "sendq",
-        "sendq",
-        integer(MIN_QUEUE_BYTES, phrase=f"must be at least {MIN_QUEUE_BYTES} bytes (one line)"),
-        _D.sendq_bytes,
-        "bytes that may wait for one client before it is disconnected",
-        "--sendq",
-    ),
-    _S(
-        "limits",
-        "recvq",
-        "recvq",
-        integer(MIN_QUEUE_BYTES, phrase=f"must be at least {MIN_QUEUE_BYTES} bytes (one line)"),
-        _D.recvq_bytes,
-        "bytes of one client's input that may wait for flood control",
-        "--recvq",
-    ),
-    _S(
-        "limits",
-        "registration_timeout",
-        "registration_timeout",
-        positive,
-        _D.registration_timeout,
-        "seconds to finish NICK/USER",
-        "--registration-timeout",
-    ),
-    _S(
-        "limits",
-        "ping_interval",
-        "ping_interval",
-        positive,
-        _D.ping_interval,
-        "PING clients silent this many seconds",
-        "--ping-interval",
-    ),
-    _S(
-        "limits",
-        "ping_timeout",
-        "ping_timeout",
-        positive,
-        _D.ping_timeout,
-        "drop PINGed clients silent this many seconds",
-        "--ping-timeout",
-    ),
-    _S(
-        "flood",
-        "enabled",
-        "flood_control",
-        boolean,
-        _D.flood_control,
-        "false handles every command at once (trusted bots, benchmarks)",
-        "--flood-control",
-    ),
-    _S(
-        "flood",
-        "burst",
-        "flood_burst",
-        integer(1),
-        _D.flood_burst,
-        "commands at once before a client is slowed",
-        "--flood-burst",
-    ),
-    _S(
-        "flood",
-        "rate",
-        "flood_rate",
-        positive,
-        _D.flood_rate,
-        "commands per second after the burst",
-        "--flood-rate",
-    ),
-    _S(
-        "flood",
-        "max_lag",
-        "flood_max_lag",
-        positive,
-        _D.flood_max_lag,
-        "disconnect a client whose waiting commands would take longer (seconds)",
-        "--flood-max-lag",
-    ),
-    _S(
-        "history",
-        "enabled",
-        "history",
-        boolean,
-        True,
-        "false: store, replay and answer nothing",
-        "--no-history",
-    ),
-    _S(
-        "history",
-        "db",
-        "db",
-        database,
-        "triochat.db",
-        "SQLite file; ':memory:' keeps nothing",
-        "--db",
-    ),
-    _S(
-        "history",
-        "replay",
-        "history_replay",
-        integer(0),
-        _D.history_replay,
-        "messages replayed to whoever joins a channel; 0: none",
-        "--history-replay",
-    ),
-    _S(
-        "history",
-        "max_age",
-        "history_max_age",
-        optional(parse_duration),
-        None,
-        'forget messages older than this: "30d", "12h", "90m", or seconds',
-        "--history-max-age",
-    ),
-    _S(
-        "history",
-        "max_per_channel",
-        "history_max_per_channel",
-        optional(integer(1)),
-        None,
-        "keep at most this many messages per channel",
-        "--history-max-per-channel",
-    ),
-    _S(
-        "logging",
-        "level",
-        "log_level",
-        log_level,
-        "INFO",
-        "debug, info, warning or error",
-        "--log-level",
-    ),
-    _S(
-        "logging",
-        "format",
-        "log_format",
-        log_format,
-        "text",
-        "text, or json: one object per line",
-        "--log-format",
-    ),
-    _S(
-        "logging",
-        "stats_interval",
-        "stats_interval",
-        optional(positive),
-        None,
-        "log a stats line this often (seconds)",
-        "--stats-interval",
-    ),
-    _S(
-        "metrics",
-        "port",
-        "metrics_port",
-        optional(integer(0, 65535)),
-        None,
-        "Prometheus metrics port (reserved)",
-        "--metrics-port",
-    ),
+    _S("listeners", "tls_port", "tls_port", _PORT, 6697, "TLS port", "--tls-port"),
+    _S("listeners", "cert", "cert", path, Path("certs/server.pem"),
+       "PEM certificate chain, with its key unless key is set (certbot: fullchain.pem)",
+       "--cert"),
+    _S("listeners", "key", "key", optional(path), None,
+       "PEM private key (certbot: privkey.pem)", "--key"),
+    _S("listeners", "handshake_timeout", "handshake_timeout", positive, _D.handshake_timeout,
+       "seconds a TLS client has to finish its handshake", "--handshake-timeout"),
+    _S("listeners.web", "port", "web_port", optional(_PORT), None,
+       "web listener port (reserved)", "--web-port"),
+    _S("listeners.web", "host", "web_host", optional(text), None,
+       "web listener address (reserved; default: listeners.host)", "--web-host"),
+    _S("listeners.web", "origin", "web_origin", optional(strings), None,
+       "allowed browser origins (reserved)", "--web-origin"),
+    _S("listeners.web", "trusted_proxy", "trusted_proxy", optional(strings), None,
+       "addresses of reverse proxies trusted for X-Forwarded-For (reserved)",
+       "--trusted-proxy"),
+    _S("limits", "max_clients", "max_clients", integer(0, phrase=_NO_LIMIT), _D.max_clients,
+       "connections at once; 0: only the open-file limit", "--max-clients"),
+    _S("limits", "max_per_ip", "max_per_ip", integer(0, phrase=_NO_LIMIT), _D.max_per_ip,
+       "connections at once from one address; 0: no limit", "--max-per-ip"),
+    _S("limits", "max_channels", "max_channels", integer(1), _D.max_channels,
+       "channels one client may be in", "--max-channels"),
+    _S("limits", "sendq", "sendq", integer(MIN_QUEUE_BYTES, phrase=_ONE_LINE), _D.sendq_bytes,
+       "bytes that may wait for one client before it is disconnected", "--sendq"),
+    _S("limits", "recvq", "recvq", integer(MIN_QUEUE_BYTES, phrase=_ONE_LINE), _D.recvq_bytes,
+       "bytes of one client's input that may wait for flood control", "--recvq"),
+    _S("limits", "registration_timeout", "registration_timeout", positive,
+       _D.registration_timeout, "seconds to finish NICK/USER", "--registration-timeout"),
+    _S("limits", "ping_interval", "ping_interval", positive, _D.ping_interval,
+       "PING clients silent this many seconds", "--ping-interval"),
+    _S("limits", "ping_timeout", "ping_timeout", positive, _D.ping_timeout,
+       "drop PINGed clients silent this many seconds", "--ping-timeout"),
+    _S("flood", "enabled", "flood_control", boolean, _D.flood_control,
+       "false handles every command at once (trusted bots, benchmarks)", "--flood-control"),
+    _S("flood", "burst", "flood_burst", integer(1), _D.flood_burst,
+       "commands at once before a client is slowed", "--flood-burst"),
+    _S("flood", "rate", "flood_rate", positive, _D.flood_rate,
+       "commands per second after the burst", "--flood-rate"),
+    _S("flood", "max_lag", "flood_max_lag", positive, _D.flood_max_lag,
+       "disconnect a client whose waiting commands would take longer (seconds)",
+       "--flood-max-lag"),
+    _S("history", "enabled", "history", boolean, True,
+       "false: store, replay and answer nothing", "--no-history"),
+    _S("history", "db", "db", database, "triochat.db",
+       "SQLite file; ':memory:' keeps nothing", "--db"),
+    _S("history", "replay", "history_replay", integer(0), _D.history_replay,
+       "messages replayed to whoever joins a channel; 0: none", "--history-replay"),
+    _S("history", "max_age", "history_max_age", optional(parse_duration), None,
+       'forget messages older than this: "30d", "12h", "90m", or seconds',
+       "--history-max-age"),
+    _S("history", "max_per_channel", "history_max_per_channel", optional(integer(1)), None,
+       "keep at most this many messages per channel", "--history-max-per-channel"),
+    _S("logging", "level", "log_level", log_level, "INFO",
+       "debug, info, warning or error", "--log-level"),
+    _S("logging", "format", "log_format", log_format, "text",
+       "text, or json: one object per line", "--log-format"),
+    _S("logging", "stats_interval", "stats_interval", optional(positive), None,
+       "log a stats line this often (seconds)", "--stats-interval"),
+    _S("metrics", "port", "metrics_port", optional(_PORT), None,
+       "Prometheus metrics port (reserved)", "--metrics-port"),
 )
+# fmt: on
 
 BY_DEST: Final = {setting.dest: setting for setting in SETTINGS}
 BY_KEY: Final = {(setting.section, setting.key): setting for setting in SETTINGS}
