@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import pytest
+import trustme
 
 from triochat._cli.main import build_parser, main
 from triochat._config import DEFAULT_MOTD, ServerConfig
@@ -301,3 +302,16 @@ def test_config_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     file.write_text(example, encoding="utf-8")
     assert main(["config", "check", str(file)]) == 0
     assert capsys.readouterr().out == f"{file}: OK\n"
+
+
+def test_config_check_loads_the_tls_certificate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cert = tmp_path / "server.pem"
+    trustme.CA().issue_cert("localhost").private_key_and_cert_chain_pem.write_to_path(str(cert))
+    file = tmp_path / "triochat.toml"
+    file.write_text(f'[listeners]\ntls = true\ncert = "{cert}"\n', encoding="utf-8")
+    assert main(["config", "check", str(file)]) == 0
+    cert.write_text("not a certificate", encoding="utf-8")
+    assert main(["config", "check", str(file)]) == 2
+    assert "must hold a PEM certificate and its private key" in capsys.readouterr().err

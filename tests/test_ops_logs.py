@@ -9,6 +9,7 @@ from importlib.metadata import version
 from typing import TYPE_CHECKING
 
 import pytest
+from harness import config
 
 from triochat._cli.main import build_parser, main
 from triochat._ops import logs
@@ -105,3 +106,19 @@ def test_version_comes_from_the_package_metadata(capsys: pytest.CaptureFixture[s
     assert capsys.readouterr().out == f"triochat {version('triochat')}\n"
     assert __version__ == version("triochat")
     assert f"triochat-{__version__}" == SERVER_VERSION
+
+
+@pytest.mark.parametrize(
+    "server_config", [config(flood_burst=5, flood_rate=1.0, flood_max_lag=2.0)]
+)
+async def test_a_connection_log_line_carries_its_context_into_json(
+    harness: ServerHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    alice = await harness.client("alice")
+    await alice.send(*[f"PING :flood {index}" for index in range(60)])
+    await alice.wait_closed()
+    (record,) = [r for r in caplog.records if "Excess Flood" in r.getMessage()]
+    line = json.loads(logs.JsonFormatter().format(record))
+    assert (line["nick"], line["address"]) == ("alice", record.__dict__["address"])
+    assert isinstance(line["conn"], int)

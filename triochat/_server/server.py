@@ -514,7 +514,8 @@ class ChatServer:
 
     def _excess_flood(self, member: _Member, why: str) -> bool:
         """Disconnect a flooding client, saying which limit it passed; True (must close)."""
-        log.info("connection %d: Excess Flood (%s)", member.conn, why)
+        context = {"conn": member.conn, "address": member.client.host, "nick": member.client.nick}
+        log.info("connection %d: Excess Flood (%s)", member.conn, why, extra=context)
         member.quit_reason = "Excess Flood"
         member.close(f"Closing link: Excess Flood ({why})")
         return True
