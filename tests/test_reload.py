@@ -197,3 +197,18 @@ async def test_a_swapped_certificate_serves_new_handshakes(nursery: trio.Nursery
         assert (await bob.expect("PRIVMSG")).params[1] == "still here"
     for client in (alice, bob):
         await trio.aclose_forcefully(client.stream)
+
+
+async def test_a_listener_change_is_reported_until_a_restart(
+    nursery: trio.Nursery, config_file: Path
+) -> None:
+    args = argparse.Namespace(config=config_file, history=False)
+    launch = load(args)
+    server = ChatServer(launch.server)
+    await nursery.start(server.serve, [MemoryListener()])
+    reloader = Reloader(server, launch, args)
+    write(config_file, "[listeners]\nhost = '::'\n")
+    assert await reloader.reload() == ["listener addresses changed: restart needed"]
+    assert await reloader.reload() == ["listener addresses changed: restart needed"]
+    write(config_file, "")
+    assert await reloader.reload() == []

@@ -24,9 +24,8 @@ __all__ = ["ConfigError", "Given", "Operator", "read_file"]
 #: Sections accepted so that configs written for later versions merge cleanly, with no keys yet.
 RESERVED_EMPTY: Final = ("accounts", "cluster")
 _HEADER = re.compile(r"\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?$")
-_KEY = re.compile(
-    r"\s*((?:\"[^\"]*\"|'[^']*'|[A-Za-z0-9_-]+)(?:\s*\.\s*(?:\"[^\"]*\"|'[^']*'|[A-Za-z0-9_-]+))*)\s*="
-)
+_NAME = r"(?:\"[^\"]*\"|'[^']*'|[A-Za-z0-9_-]+)"
+_KEY = re.compile(rf"\s*({_NAME}(?:\s*\.\s*{_NAME})*)\s*=")
 
 
 class ConfigError(ValueError):
@@ -79,7 +78,7 @@ class _Lines:
             if not line.strip() or line.lstrip().startswith("#"):
                 continue
             header = _HEADER.match(line)
-            if header is not None and "=" not in line.split("#")[0].split("]")[0]:
+            if header is not None:
                 names = _parts(header[2])
                 if header[1] == "[[":
                     index = arrays[names] = arrays.get(names, -1) + 1

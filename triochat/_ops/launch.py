@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Final, cast
 from .._config import DEFAULT_MOTD, ServerConfig
 from .checks import Invalid
 from .configfile import ConfigError, Given, Operator, read_file
-from .settings import SETTINGS
+from .settings import BY_DEST, SETTINGS
 
 if TYPE_CHECKING:
     import argparse
@@ -92,7 +92,7 @@ def resolve(
     problems: list[str] = []
     merged = {**file_values}
     for dest, given in flag_values.items():
-        setting = next(s for s in SETTINGS if s.dest == dest)
+        setting = BY_DEST[dest]
         try:
             merged[dest] = Given(setting.check(given.value), given.name, given.where)
         except Invalid as error:

@@ -13,7 +13,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Final, TextIO
 
-__all__ = ["LEVELS", "LOG_FORMATS", "JsonFormatter", "configure", "parse_level", "set_level"]
+__all__ = ["LEVELS", "LOG_FORMATS", "JsonFormatter", "configure", "parse_level"]
 
 LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOG_FORMATS: Final = ("text", "json")
@@ -68,11 +68,6 @@ def configure(level: str, log_format: str = "text", stream: TextIO | None = None
     root.addHandler(handler)
     _installed = handler
     root.setLevel(level)
-
-
-def set_level(level: str) -> None:
-    """Change the threshold at run time (a reload), keeping the handler and its format."""
-    logging.getLogger().setLevel(level)
 
 
 _installed: logging.Handler | None = None

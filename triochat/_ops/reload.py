@@ -73,7 +73,10 @@ class Reloader:
         adjust: Callable[[ServerConfig], ServerConfig] | None = None,
     ) -> None:
         self.server = server
+        #: The launch in force: the last one applied.
         self.launch = launch
+        #: The launch the listeners were opened with: only a restart changes them.
+        self._started = launch
         self._args = args
         self._tls = tls
         self._adjust = adjust
@@ -91,8 +94,11 @@ class Reloader:
                 why = str(error).replace("\n", "; ")
                 log.error("reload refused, nothing changed: %s", why)
                 return [f"reload refused, nothing changed: {why}"]
+            except Exception:  # a bug must not take the running server down with it
+                log.exception("reload failed, nothing changed")
+                return ["reload failed, nothing changed: see the log"]
             config = new.server if self._adjust is None else self._adjust(new.server)
-            notes = restart_notes(self.launch, new)
+            notes = restart_notes(self._started, new)
             notes += self.server.reload(config)
             if context is not None and self._tls is not None:
                 self._tls.context = context
