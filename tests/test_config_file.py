@@ -315,3 +315,19 @@ def test_config_check_loads_the_tls_certificate(
     cert.write_text("not a certificate", encoding="utf-8")
     assert main(["config", "check", str(file)]) == 2
     assert "must hold a PEM certificate and its private key" in capsys.readouterr().err
+
+
+def test_reserved_settings_are_checked_and_said_to_be_unused(tmp_path: Path) -> None:
+    launch = _launch(
+        tmp_path,
+        "[listeners.web]\nport = 8080\norigin = 'https://a'\n[metrics]\nport = 9100\n"
+        "[[operators]]\nname = 'admin'\nhash = 'h'\n",
+    )
+    assert launch.web["web_port"] == 8080
+    assert launch.web["web_origin"] == ("https://a",)
+    assert launch.metrics_port == 9100
+    assert launch.warnings == (
+        "listeners.web.port, listeners.web.origin, metrics.port, [[operators]]:"
+        " checked, but not used by this version of triochat yet",
+    )
+    assert _launch(tmp_path, "").warnings == ()

@@ -122,6 +122,7 @@ def resolve(
             problems.append(merged["db"].problem(problem))
     if problems:
         raise ConfigError(problems)
+    warnings += _reserved(values, operators)
     port = cast("int | None", values["port"])
     return Launch(
         server=_server_config(values, motd),
@@ -139,6 +140,20 @@ def resolve(
         config_file=config_file,
         warnings=tuple(warnings),
     )
+
+
+#: Settings checked now and used by parts still to come; remove an entry when its part lands.
+RESERVED: Final = ("web_port", "web_host", "web_origin", "trusted_proxy", "metrics_port")
+
+
+def _reserved(values: dict[str, object], operators: tuple[Operator, ...]) -> list[str]:
+    """Say which settings given are accepted but not used yet, rather than ignore them silently."""
+    names = [BY_DEST[dest].name for dest in RESERVED if values[dest] is not None]
+    if operators:
+        names.append("[[operators]]")
+    if not names:
+        return []
+    return [f"{', '.join(names)}: checked, but not used by this version of triochat yet"]
 
 
 def _server_config(values: dict[str, object], motd: tuple[str, ...] | None) -> ServerConfig:
