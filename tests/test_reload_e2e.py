@@ -7,6 +7,7 @@ Each test waits for the server's own log line saying the reload happened
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import re
 import signal
@@ -152,4 +153,17 @@ async def test_a_renewed_certificate_is_used_after_sighup(tmp_path: Path) -> Non
             os.replace(renewed, cert)
             await hangup(server, server.log, "TLS certificate reloaded")
             assert await _tls_serial(tls_port, ca) == _serial(new)
+            assert await server.stop() == 0
+
+
+async def test_json_logs_from_a_real_server(tmp_path: Path) -> None:
+    config = tmp_path / "triochat.toml"
+    config.write_text("[logging]\nformat = 'json'\nlevel = 'info'\n", encoding="utf-8")
+    async with serve("--config", str(config), "--port", "0", capture_log=True) as server:
+        assert server.log is not None
+        with trio.fail_after(20):
+            found = await server.log.wait_for(r'^\{.*"serving on 1 listener')
+            line = json.loads(found.string)
+            assert (line["level"], line["logger"]) == ("INFO", "triochat.server")
+            assert line["message"] == "serving on 1 listener(s)"
             assert await server.stop() == 0
