@@ -34,7 +34,8 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import trio
 
-from .records import Bound, HistoryEntry, HistoryQuery, milliseconds
+from .._irc.tags import milliseconds
+from .records import Bound, HistoryEntry, HistoryQuery
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Sequence
