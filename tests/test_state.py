@@ -12,7 +12,7 @@ and a hypothesis state machine checks the room's invariants.
 from __future__ import annotations
 
 import importlib.metadata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -2381,3 +2381,75 @@ class RoomMachine(RuleBasedStateMachine):
 
 RoomMachine.TestCase.settings = settings(max_examples=100, stateful_step_count=50, deadline=None)
 TestRoomMachine = RoomMachine.TestCase
+
+
+# ---------------------------------------------------------------------------
+# WHOWAS keeps a bounded ring of departures; HELP lists exactly what is served
+# ---------------------------------------------------------------------------
+
+
+def test_whowas_remembers_who_quit_and_who_changed_nick() -> None:
+    h = Harness()
+    alice = h.register("alice")
+    bob = h.register("bob")
+    h.clock.now += 60
+    h.feed(alice, "QUIT :bye")
+    h.feed(bob, "NICK robert")
+    carol = h.register("carol")
+    out = h.feed(carol, "WHOWAS ALICE")
+    assert out.codes(carol) == ["314", "312", "369"]
+    assert out.to(carol)[0] == f"{SERVER} 314 carol alice ~alice 10.0.0.1 * :Real alice"
+    assert out.to(carol)[2] == f"{SERVER} 369 carol ALICE :End of WHOWAS"
+    assert h.feed(carol, "WHOWAS bob").codes(carol) == ["314", "312", "369"]
+    # The one still online under its new nick has no WHOWAS entry for it.
+    assert h.feed(carol, "WHOWAS robert").codes(carol) == ["406", "369"]
+
+
+def test_whowas_count_limits_the_entries_newest_first() -> None:
+    h = Harness()
+    for realname in ("first", "second", "third"):
+        conn = h.connect()
+        h.feed_all(conn, "NICK alice", f"USER a 0 * :{realname}")
+        h.feed(conn, "QUIT")
+    dave = h.register("dave")
+    out = h.feed(dave, "WHOWAS alice 2")
+    names = [m.params[-1] for m in out.messages(dave) if m.command == "314"]
+    assert names == ["third", "second"]
+    assert len([m for m in h.feed(dave, "WHOWAS alice").messages(dave) if m.command == "314"]) == 3
+
+
+def test_whowas_ring_is_bounded() -> None:
+    from triochat._state.network import WHOWAS_SIZE
+
+    h = Harness()
+    for n in range(WHOWAS_SIZE + 5):
+        conn = h.connect()
+        h.feed_all(conn, f"NICK n{n}", "USER a 0 * :x")
+        h.feed(conn, "QUIT")
+    dave = h.register("dave")
+    assert h.feed(dave, "WHOWAS n0").codes(dave) == ["406", "369"]
+    assert h.feed(dave, f"WHOWAS n{WHOWAS_SIZE + 4}").codes(dave)[0] == "314"
+
+
+def test_help_without_history_does_not_list_chathistory() -> None:
+    h = Harness(ServerConfig(motd=MOTD, history=False))
+    alice = h.register("alice")
+    listed = {m.params[2].split()[0] for m in h.feed(alice, "HELP").messages(alice)[1:-1]}
+    assert "CHATHISTORY" not in listed
+    assert "PRIVMSG" in listed
+    assert h.feed(alice, "HELP CHATHISTORY").codes(alice) == ["524"]
+    assert h.feed(alice, "CHATHISTORY LATEST #a * 1").codes(alice) == ["421"]
+
+
+def test_registration_deadline_is_a_timer_the_state_sets() -> None:
+    h = Harness(ServerConfig(motd=MOTD, registration_timeout=42.0))
+    conn = ConnId(99)
+    [schedule] = h.state.connect(conn, PeerInfo("10.0.0.9"))
+    assert isinstance(schedule, Schedule)
+    assert schedule.delay == 42.0
+    assert h.state.timer(schedule.timer) == [Close(conn, "Closing link: Registration timed out")]
+    # Once registered (or gone), the same timer does nothing.
+    alice = h.register("alice")
+    assert h.state.timer(replace(schedule.timer, conn=alice)) == []
+    h.disconnect(conn)
+    assert h.state.timer(schedule.timer) == []
