@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from .._history.store import HistoryUnavailable
+from .._history.service import HistoryUnavailable
 from .._irc.tags import TAG_VARIANTS, visible_tags
 from .._irc.wire import serialize
 from .._state.effects import Ask, Close, Record, Schedule, Send
 
 if TYPE_CHECKING:
     from .._config import ServerConfig
-    from .._history.store import History
+    from .._history.service import History
     from .._state.effects import ConnId, Effect
     from .._state.machine import ServerState
     from .connection import Connection

@@ -32,7 +32,8 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from .._config import ServerConfig
-from .._history.store import History, HistoryStore
+from .._history.service import History
+from .._history.store import HistoryStore
 from .._irc.wire import Message, serialize
 from .._state.effects import ConnId
 from .._state.machine import ServerState
@@ -210,10 +211,7 @@ class ChatServer:
                     with trio.move_on_after(self.config.handshake_timeout):
                         await stream.do_handshake()
                 await stream.send_all(serialize(Message("ERROR", (error,))))
-                if isinstance(stream, trio.abc.HalfCloseableStream):
-                    await stream.send_eof()
-                    while await stream.receive_some(RECEIVE_BYTES):
-                        pass
+                await _half_close_and_drain(stream)
             except (trio.BrokenResourceError, trio.ClosedResourceError, trio.BusyResourceError):
                 pass
         await trio.aclose_forcefully(stream)
@@ -275,15 +273,19 @@ class ChatServer:
                     # Its writer was cut off, maybe mid-line: end that line, then explain.
                     error = f"Closing link: {connection.quit_reason}"
                     await stream.send_all(b"\r\n" + serialize(Message("ERROR", (error,))))
-                if isinstance(stream, trio.abc.HalfCloseableStream):
-                    # Half-close, then drain: closing with unread input would
-                    # send a reset that can destroy our last lines in flight.
-                    await stream.send_eof()
-                    while await stream.receive_some(RECEIVE_BYTES):
-                        pass
+                await _half_close_and_drain(stream)
             except (trio.BrokenResourceError, trio.ClosedResourceError, trio.BusyResourceError):
                 pass
             await stream.aclose()
+
+
+async def _half_close_and_drain(stream: trio.abc.Stream) -> None:
+    """Half-close, then drain: closing with unread input would send a reset
+    that can destroy our last lines in flight."""
+    if isinstance(stream, trio.abc.HalfCloseableStream):
+        await stream.send_eof()
+        while await stream.receive_some(RECEIVE_BYTES):
+            pass
 
 
 async def serve(

@@ -54,7 +54,7 @@ class ServerState:
         self.config = config
         self._clock = clock
         self.created = clock()
-        self.network = Network()
+        self.network = Network(config.server_name)
         self.replies = Replies(config.server_name, clock)
         features = frozenset({"history"} if config.history else ())
         #: The commands this server serves, by name (HELP lists exactly these).

@@ -30,7 +30,9 @@ WHOWAS_SIZE: Final = 1000
 class Network:
     """The replica of the network's users and channels that this server keeps."""
 
-    def __init__(self) -> None:
+    def __init__(self, server_name: str) -> None:
+        #: The servers of the network (this one alone, unless clustered).
+        self.servers: set[str] = {server_name}
         self.clients: dict[ConnId, Client] = {}
         #: Channels by casefolded name; a channel exists while it has members.
         self.channels: dict[str, Channel] = {}

@@ -172,7 +172,7 @@ def lusers(state: ServerState, client: Client, message: Message) -> None:
         users += 1
         invisible += "i" in peer.modes
     unknown = len(network.clients) - users
-    servers = 1
+    servers = len(network.servers)
     out.numeric(
         client,
         rpl.RPL_LUSERCLIENT,
