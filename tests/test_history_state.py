@@ -1,7 +1,7 @@
 """History in the pure state: message ids, Record effects, replay on JOIN, CHATHISTORY.
 
 Like ``test_state.py``: no trio, a fake clock, lines in and lines out. The
-database is not here: a :class:`Query` effect is answered by calling
+database is not here: a :class:`Ask` effect is answered by calling
 :meth:`ServerState.history_answer` with the rows a store would return.
 """
 
@@ -18,26 +18,22 @@ from triochat._history.records import (
     UNBOUNDED,
     Bound,
     HistoryEntry,
-    iso_time,
     private_key,
     stamped_text,
 )
+from triochat._irc.tags import iso_time
 from triochat._irc.wire import parse, serialize
-from triochat._state.machine import (
-    SUPPORTED_CAPS,
-    ConnId,
-    Query,
-    Record,
-    Send,
-    ServerState,
-)
+from triochat._state.advertised import capabilities
+from triochat._state.effects import Ask, ConnId, Record, Send
+from triochat._state.machine import ServerState
 from triochat._state.model import PeerInfo
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from triochat._state.machine import Effect
+    from triochat._state.effects import Effect
 
+CAPS = capabilities(ServerConfig())
 START = datetime(2024, 1, 2, 3, 4, 5, 678000, tzinfo=UTC).timestamp()
 START_MS = 1704164645678
 SERVER = ":triochat"
@@ -95,8 +91,8 @@ def records(effects: Iterable[Effect]) -> list[HistoryEntry]:
     return [effect.entry for effect in effects if isinstance(effect, Record)]
 
 
-def queries(effects: Iterable[Effect]) -> list[Query]:
-    return [effect for effect in effects if isinstance(effect, Query)]
+def queries(effects: Iterable[Effect]) -> list[Ask]:
+    return [effect for effect in effects if isinstance(effect, Ask)]
 
 
 def room(chat: Chat, *caps_of_bob: str) -> tuple[ConnId, ConnId]:
@@ -124,7 +120,7 @@ def test_channel_and_private_messages_get_a_msgid_and_are_recorded() -> None:
     assert all(e.time_ms == START_MS and e.source == "alice!~alice@10.0.0.1" for e in entries)
     channel, private = entries
     assert channel.readers is None
-    sessions = (chat.state.clients[alice].session, chat.state.clients[bob].session)
+    sessions = (chat.state.network.clients[alice].session, chat.state.network.clients[bob].session)
     assert private.readers == sessions
     assert len(set(sessions)) == 2
     # bob (message-tags) sees each message's msgid; the TAGMSG has none.
@@ -162,7 +158,7 @@ def test_ctcp_requests_are_not_recorded_but_actions_are() -> None:
 def test_without_history_nothing_is_recorded_and_nothing_is_advertised() -> None:
     chat = Chat(history=False)
     alice, bob = room(chat, "message-tags", "draft/chathistory")
-    assert "draft/chathistory" not in chat.state.clients[bob].caps  # NAK'd
+    assert "draft/chathistory" not in chat.state.network.clients[bob].caps  # NAK'd
     bob = chat.register("bob2", "message-tags")
     chat.feed(bob, "JOIN #room")
     effects = chat.feed(alice, "PRIVMSG #room :hi")
@@ -171,7 +167,7 @@ def test_without_history_nothing_is_recorded_and_nothing_is_advertised() -> None
         f"@time={iso_time(START_MS)} :alice!~alice@10.0.0.1 PRIVMSG #room hi"
     ]
     [cap_ls] = lines_to(alice, chat.feed(alice, "CAP LS 302"))
-    assert cap_ls.split(" :")[1].split() == sorted(SUPPORTED_CAPS - {"draft/chathistory"})
+    assert cap_ls.split(" :")[1].split() == sorted(CAPS - {"draft/chathistory"})
     assert lines_to(alice, chat.feed(alice, "CHATHISTORY LATEST #room * 10")) == [
         f"{SERVER} 421 alice CHATHISTORY :Unknown command"
     ]
@@ -186,7 +182,7 @@ def test_isupport_advertises_the_limits() -> None:
     tokens = " ".join(lines_to(alice, chat.feed(alice, "VERSION")))
     assert " CHATHISTORY=42 " in tokens
     assert " MSGREFTYPES=timestamp,msgid " in tokens
-    assert {"batch", "draft/chathistory"} <= SUPPORTED_CAPS
+    assert {"batch", "draft/chathistory"} <= CAPS
 
 
 # ---------------------------------------------------------------------------
@@ -224,7 +220,7 @@ def test_a_batch_and_server_time_client_gets_a_chathistory_batch() -> None:
     effects = chat.feed(bob, "JOIN #room")
     lines = lines_to(bob, effects, tags=True)
     start = lines.index(f"{SERVER} 366 bob #room :End of /NAMES list") + 1
-    [one, two] = (e for e in chat.state._recent["#room"])
+    [one, two] = (e for e in chat.state.recent.by_key["#room"])
     a = ":alice!~alice@10.0.0.1"
     assert lines[start:] == [
         f"{SERVER} BATCH +history1 chathistory #room",
@@ -396,7 +392,7 @@ def test_a_valid_request_becomes_a_query_with_the_limit_clamped(limit: str, expe
     alice, _ = room(chat)
     [query] = queries(chat.feed(alice, f"CHATHISTORY latest #ROOM * {limit}"))
     assert query.conn == alice
-    q = query.query
+    q = query.question
     assert (q.subcommand, q.target, q.keys, q.first, q.limit) == (
         "LATEST",
         "#room",
@@ -404,7 +400,7 @@ def test_a_valid_request_becomes_a_query_with_the_limit_clamped(limit: str, expe
         UNBOUNDED,
         expected,
     )
-    assert q.session == chat.state.clients[alice].session
+    assert q.session == chat.state.network.clients[alice].session
 
 
 def test_a_nick_target_is_the_requesters_own_conversation() -> None:
@@ -413,10 +409,10 @@ def test_a_nick_target_is_the_requesters_own_conversation() -> None:
     [query] = queries(
         chat.feed(bob, "CHATHISTORY BETWEEN Alice msgid=x timestamp=2024-01-02T03:04:05.678Z 10")
     )
-    q = query.query
+    q = query.question
     assert (q.target, q.keys) == ("Alice", (private_key("bob", "alice"),))
     assert (q.first, q.second) == (Bound(msgid="x"), Bound(time_ms=START_MS))
-    assert q.session == chat.state.clients[bob].session
+    assert q.session == chat.state.network.clients[bob].session
 
 
 def test_targets_searches_the_requesters_channels() -> None:
@@ -425,7 +421,7 @@ def test_targets_searches_the_requesters_channels() -> None:
     chat.feed(alice, "JOIN #Two")
     line = "CHATHISTORY TARGETS timestamp=2024-01-01T00:00:00.000Z timestamp=2025-01-01T00:00:00Z 9"
     [query] = queries(chat.feed(alice, line))
-    assert (query.query.subcommand, query.query.keys, query.query.limit) == (
+    assert (query.question.subcommand, query.question.keys, query.question.limit) == (
         "TARGETS",
         ("#room", "#two"),
         9,
@@ -446,7 +442,7 @@ def test_chathistory_needs_registration() -> None:
 
 def answer(chat: Chat, conn: ConnId, line: str, entries: list[HistoryEntry]) -> list[Effect]:
     [query] = queries(chat.feed(conn, line))
-    return chat.state.history_answer(conn, query.query, entries)
+    return chat.state.answer(conn, query.question, entries)
 
 
 def test_the_answer_is_a_batch_for_a_batch_client() -> None:
@@ -487,7 +483,7 @@ def test_the_answer_is_marked_lines_for_a_plain_client() -> None:
 def test_targets_name_the_other_side_of_each_conversation() -> None:
     chat = Chat()
     _alice, bob = room(chat, "batch")
-    mine, theirs = chat.state.clients[bob].session, "elsewhere"
+    mine, theirs = chat.state.network.clients[bob].session, "elsewhere"
     key = private_key("alice", "bob")
     sent = HistoryEntry(START_MS, "a", key, "alice", "bob!~b@h", "PRIVMSG", "x", (mine, theirs))
     received = HistoryEntry(
@@ -509,7 +505,7 @@ def test_a_failed_query_is_a_message_error() -> None:
     chat = Chat()
     alice, _ = room(chat)
     [query] = queries(chat.feed(alice, "CHATHISTORY AFTER #room timestamp=2024-01-01T00:00:00Z 5"))
-    [line] = lines_to(alice, chat.state.history_failed(alice, query.query))
+    [line] = lines_to(alice, chat.state.unanswered(alice, query.question))
     assert line == (
         f"{SERVER} FAIL CHATHISTORY MESSAGE_ERROR AFTER #room :Messages could not be retrieved"
     )
@@ -520,8 +516,8 @@ def test_an_answer_for_a_client_that_left_is_dropped() -> None:
     alice, _ = room(chat)
     [query] = queries(chat.feed(alice, "CHATHISTORY LATEST #room * 5"))
     chat.state.disconnect(alice, "gone")
-    assert chat.state.history_answer(alice, query.query, []) == []
-    assert chat.state.history_failed(alice, query.query) == []
+    assert chat.state.answer(alice, query.question, []) == []
+    assert chat.state.unanswered(alice, query.question) == []
 
 
 @pytest.mark.parametrize(

@@ -105,8 +105,10 @@ async def _wait_open(server: ChatServer, count: int) -> None:
 
 def _state_holds_only(harness: ServerHarness, *nicks: str) -> None:
     state = harness.server.state
-    assert sorted(client.nick for client in state.clients.values()) == sorted(nicks)
-    assert {state.clients[conn].nick for conn in state.channels["#room"].members} == set(nicks)
+    assert sorted(client.nick for client in state.network.clients.values()) == sorted(nicks)
+    assert {
+        state.network.clients[conn].nick for conn in state.network.channels["#room"].members
+    } == set(nicks)
 
 
 @pytest.mark.parametrize("server_config", [config(sendq_bytes=20_000)])
@@ -325,7 +327,7 @@ async def _fuzz_server(chunks: list[bytes], register: bool) -> None:
             while b"alice-done" not in seen:
                 seen += await alice.stream.receive_some(65536)
             _check_wire(seen)
-            assert [client.nick for client in server.state.clients.values()] == ["alice"]
+            assert [client.nick for client in server.state.network.clients.values()] == ["alice"]
             await alice.stream.aclose()
             nursery.cancel_scope.cancel()
 

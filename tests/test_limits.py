@@ -35,7 +35,7 @@ async def test_max_clients_refuses_the_next_connection_and_says_so(
         unregistered = await harness.connect()
         refused = await harness.connect()
         assert await _refused(refused) == "Closing link: Too many connections (limit 3)"
-        assert len(harness.server.state.clients) == 3  # no state for the refused one
+        assert len(harness.server.state.network.clients) == 3  # no state for the refused one
         assert harness.server.refused_count == 1
         await unregistered.stream.aclose()
         while harness.server.open_count > 2:  # noqa: ASYNC110 - no event for "slot freed"

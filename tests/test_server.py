@@ -70,8 +70,8 @@ async def test_quit_says_goodbye_and_peers_see_it(
         assert quit_message.source == "bob!~bob@localhost"
         assert quit_message.params == ("Quit: see you",)
         await harness.wait_connections(1)
-        assert harness.server.state.channels["#a"].members.keys() == {
-            harness.server.state._nicks["alice"].conn
+        assert harness.server.state.network.channels["#a"].members.keys() == {
+            harness.server.state.network.nicks["alice"].conn
         }
 
 
@@ -86,7 +86,7 @@ async def test_client_vanishing_mid_line_is_removed_at_once(
         quit_message = await alice.expect("QUIT")
         assert quit_message.params == ("Connection closed",)
         await harness.wait_connections(1)
-        assert [c.nick for c in harness.server.state.clients.values()] == ["alice"]
+        assert [c.nick for c in harness.server.state.network.clients.values()] == ["alice"]
         await alice.sync()  # the partial line never reached the room
 
 
@@ -353,8 +353,8 @@ async def test_connect_disconnect_churn_leaves_nothing_behind(
         await harness.wait_connections(1)
         await alice.sync()
         state = harness.server.state
-        assert list(state.clients) == [state._nicks["alice"].conn]
-        assert list(state.channels["#a"].members) == [state._nicks["alice"].conn]
+        assert list(state.network.clients) == [state.network.nicks["alice"].conn]
+        assert list(state.network.channels["#a"].members) == [state.network.nicks["alice"].conn]
 
 
 async def test_two_servers_share_no_state(autojump_clock: trio.testing.MockClock) -> None:
@@ -368,7 +368,7 @@ async def test_two_servers_share_no_state(autojump_clock: trio.testing.MockClock
             two = await ServerHarness(second, second_listener).client("sam")  # no 433
             await one.sync()
             await two.sync()
-            assert len(first.state.clients) == len(second.state.clients) == 1
+            assert len(first.state.network.clients) == len(second.state.network.clients) == 1
             nursery.cancel_scope.cancel()
 
 

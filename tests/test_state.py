@@ -11,7 +11,8 @@ and a hypothesis state machine checks the room's invariants.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import importlib.metadata
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from triochat._config import ServerConfig
 from triochat._irc.names import casefold
+from triochat._irc.tags import ALL_TAGS, NO_TAGS
 from triochat._irc.wire import (
     InvalidUtf8,
     LineTooLong,
@@ -32,21 +34,23 @@ from triochat._irc.wire import (
     parse,
     serialize,
 )
-from triochat._state.help import HELP_INDEX, HELP_TOPICS
-from triochat._state.machine import SUPPORTED_CAPS, Close, ConnId, Send, ServerState
+from triochat._state.advertised import VERSION, capabilities
+from triochat._state.effects import Close, ConnId, Schedule, Send
+from triochat._state.machine import ServerState
 from triochat._state.model import PeerInfo
 from triochat._version import SERVER_VERSION as VERSION
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from triochat._state.machine import Effect
+    from triochat._state.effects import Effect
 
 # ---------------------------------------------------------------------------
 # Harness
 # ---------------------------------------------------------------------------
 
 #: The fake clock starts here; ``START_TAG`` is its IRCv3 ``server-time`` form.
+CAPS = capabilities(ServerConfig())
 START = datetime(2024, 1, 2, 3, 4, 5, 678000, tzinfo=UTC).timestamp()
 START_TAG = "2024-01-02T03:04:05.678Z"
 MOTD = ("Hello from the tests.",)
@@ -123,7 +127,8 @@ class Harness:
     def connect(self, host: str | None = None) -> ConnId:
         conn = ConnId(self._next_conn)
         self._next_conn += 1
-        self.state.connect(conn, PeerInfo(f"10.0.0.{conn}" if host is None else host))
+        effects = self.state.connect(conn, PeerInfo(f"10.0.0.{conn}" if host is None else host))
+        assert all(isinstance(effect, Schedule) for effect in effects)
         return conn
 
     def _check(self, effects: list[Effect]) -> Outcome:
@@ -180,31 +185,31 @@ class Harness:
         return conn
 
     def source(self, conn: ConnId) -> str:
-        return ":" + self.state.clients[conn].source
+        return ":" + self.state.network.clients[conn].source
 
 
 def check_consistent(state: ServerState) -> None:
     """Clients, channels and the nickname index all agree."""
-    for key, channel in state.channels.items():
+    for key, channel in state.network.channels.items():
         assert key == casefold(channel.name)
         assert channel.members, f"empty channel {channel.name} left behind"
         for conn, status in channel.members.items():
-            client = state.clients[conn]  # no member that is gone
+            client = state.network.clients[conn]  # no member that is gone
             assert client.registered
             assert client.channels.get(key) is channel
             assert set(status) <= {"o", "v"}
-    for conn, client in state.clients.items():
+    for conn, client in state.network.clients.items():
         assert client.conn == conn
         for key, channel in client.channels.items():
-            assert state.channels.get(key) is channel
+            assert state.network.channels.get(key) is channel
             assert conn in channel.members
         if client.has_nick:
-            assert state._nicks[casefold(client.nick)] is client
+            assert state.network.nicks[casefold(client.nick)] is client
         else:
             assert not client.registered
-    for key, holder in state._nicks.items():
+    for key, holder in state.network.nicks.items():
         assert key == casefold(holder.nick)
-        assert state.clients.get(holder.conn) is holder
+        assert state.network.clients.get(holder.conn) is holder
         assert holder.has_nick
 
 
@@ -271,7 +276,7 @@ def test_nick_and_user_in_either_order_register(lines: tuple[str, str]) -> None:
         f"{SERVER} 376 alice :End of /MOTD command.",
     ]
     assert out.recipients() == {conn}
-    assert h.state.clients[conn].realname == "Alice Liddell"
+    assert h.state.network.clients[conn].realname == "Alice Liddell"
 
 
 def test_isupport_advertises_what_the_state_enforces() -> None:
@@ -315,9 +320,11 @@ def test_cap_ls_302_suspends_registration_until_cap_end() -> None:
     out = h.feed(conn, "CAP LS 302")
     [line] = out.to(conn)
     assert line.startswith(f"{SERVER} CAP * LS :")
-    assert set(line.split(" :", 1)[1].split()) == SUPPORTED_CAPS
-    assert {"message-tags", "server-time", "echo-message", "multi-prefix"} <= SUPPORTED_CAPS
-    assert {"userhost-in-names", "away-notify"} <= SUPPORTED_CAPS
+    assert set(line.split(" :", 1)[1].split()) == CAPS
+    assert {"message-tags", "server-time", "echo-message", "multi-prefix"} <= capabilities(
+        ServerConfig()
+    )
+    assert {"userhost-in-names", "away-notify"} <= CAPS
     assert h.feed_all(conn, "NICK alice", "USER alice 0 * :A").effects == []
     assert not h.state.is_registered(conn)
     out = h.feed(conn, "CAP END")
@@ -358,22 +365,22 @@ def test_cap_req(requested: str, reply: str, caps: set[str]) -> None:
     h = Harness()
     conn = h.connect()
     assert h.feed(conn, f"CAP REQ :{requested}").to(conn) == [reply]
-    assert h.state.clients[conn].caps == caps
+    assert h.state.network.clients[conn].caps == caps
 
 
 def test_cap_list_and_removal() -> None:
     h = Harness()
     conn = h.connect()
-    client = h.state.clients[conn]
+    client = h.state.network.clients[conn]
     assert h.feed(conn, "CAP LIST").to(conn) == [f"{SERVER} CAP * LIST :"]
     h.feed(conn, "CAP REQ :server-time message-tags echo-message")
-    assert (client.wants_time, client.wants_tags) == (True, True)
+    assert client.tag_variant == ALL_TAGS
     out = h.feed(conn, "CAP LIST")
     assert out.to(conn) == [f"{SERVER} CAP * LIST :echo-message message-tags server-time"]
     out = h.feed(conn, "CAP REQ :-server-time -message-tags")
     assert out.to(conn) == [f"{SERVER} CAP * ACK :-server-time -message-tags"]
     assert client.caps == {"echo-message"}
-    assert (client.wants_time, client.wants_tags) == (False, False)
+    assert client.tag_variant == NO_TAGS
     h.feed_all(conn, "CAP END", "NICK alice", "USER alice 0 * :A")
     # Capabilities can change after registration too; replies then name the nick.
     assert h.feed(conn, "CAP REQ :-echo-message").to(conn) == [
@@ -394,7 +401,7 @@ def test_cap_errors(line: str, reply: str) -> None:
     h = Harness()
     conn = h.connect()
     assert h.feed(conn, line).to(conn) == [reply]
-    assert not h.state.clients[conn].negotiating_caps
+    assert not h.state.network.clients[conn].negotiating_caps
 
 
 PASSWORD_CONFIG = ServerConfig(motd=MOTD, password="sesame")
@@ -451,8 +458,8 @@ def test_user_twice_is_462() -> None:
     conn = h.register("alice")
     out = h.feed(conn, "USER other 0 * :Other")
     assert out.to(conn) == [f"{SERVER} 462 alice :You may not reregister"]
-    assert h.state.clients[conn].user == "~alice"
-    assert h.state.clients[conn].realname == "Real alice"
+    assert h.state.network.clients[conn].user == "~alice"
+    assert h.state.network.clients[conn].realname == "Real alice"
 
 
 @pytest.mark.parametrize(
@@ -468,7 +475,7 @@ def test_username_is_sanitized(given: str, user: str) -> None:
     h = Harness()
     conn = h.connect()
     h.feed_all(conn, "NICK alice", f"USER {given} 0 * :A")
-    assert h.state.clients[conn].user == user
+    assert h.state.network.clients[conn].user == user
     assert h.source(conn) == f":alice!{user}@10.0.0.1"
 
 
@@ -493,7 +500,7 @@ def test_commands_before_registration_are_451(line: str) -> None:
     out = h.feed(conn, line)
     assert out.to(conn) == [f"{SERVER} 451 alice :You have not registered"]
     assert out.recipients() == {conn}
-    assert h.state.channels == {}
+    assert h.state.network.channels == {}
 
 
 def test_ping_before_registration_is_answered() -> None:
@@ -512,8 +519,8 @@ def test_quit_before_registration_closes_without_broadcast() -> None:
     out = h.feed(conn, "QUIT :bye")
     assert out.sends() == []
     assert out.closed() == {conn: "Closing link: 10.0.0.2 (Quit)"}
-    assert conn not in h.state.clients
-    assert "alice" not in h.state._nicks
+    assert conn not in h.state.network.clients
+    assert "alice" not in h.state.network.nicks
     check_consistent(h.state)
     assert h.disconnect(conn).effects == []
 
@@ -524,7 +531,7 @@ def test_unknown_connection_is_ignored() -> None:
     assert h.state.reject(ConnId(99), MalformedMessage("bad")) == []
     assert h.state.disconnect(ConnId(99), "gone") == []
     assert not h.state.is_registered(ConnId(99))
-    assert h.state.clients == {}
+    assert h.state.network.clients == {}
 
 
 @pytest.mark.parametrize(
@@ -575,8 +582,8 @@ def test_erroneous_nickname_is_432(nick: str) -> None:
     alice = h.register("alice")
     out = h.feed(alice, f"NICK {nick}")
     assert out.to(alice) == [f"{SERVER} 432 alice {nick} :Erroneous nickname"]
-    assert h.state.clients[alice].nick == "alice"
-    assert set(h.state._nicks) == {"alice"}
+    assert h.state.network.clients[alice].nick == "alice"
+    assert set(h.state.network.nicks) == {"alice"}
 
 
 @pytest.mark.parametrize("nick", [":a b", "::x", "a b c"])
@@ -589,14 +596,14 @@ def test_erroneous_nickname_that_is_no_middle_parameter_is_432(nick: str) -> Non
     assert out.codes(alice) == ["432"]
     [message] = out.messages(alice)
     assert message.params[-1] == "Erroneous nickname"
-    assert h.state.clients[alice].nick == "alice"
+    assert h.state.network.clients[alice].nick == "alice"
 
 
 def test_nick_takes_only_its_first_parameter() -> None:
     h = Harness()
     conn = h.connect()
     h.feed_all(conn, "NICK a b", "USER a 0 * :A")
-    assert h.state.clients[conn].nick == "a"
+    assert h.state.network.clients[conn].nick == "a"
 
 
 @pytest.mark.parametrize("nick", ["a" * 30, "a[b]", "`x", "_x", "x-1", "^x", "{x}|", "\\o", "A9-"])
@@ -605,7 +612,7 @@ def test_valid_nicknames_are_accepted(nick: str) -> None:
     conn = h.connect()
     h.feed_all(conn, f"NICK {nick}", "USER u 0 * :U")
     assert h.state.is_registered(conn)
-    assert h.state.clients[conn].nick == nick
+    assert h.state.network.clients[conn].nick == nick
 
 
 CASE_PAIRS = [
@@ -633,7 +640,7 @@ def test_nickname_in_use_under_rfc1459_casemapping_is_433(taken: str, wanted: st
     out = h.feed(bob, f"NICK {wanted}")
     assert out.to(bob) == [f"{SERVER} 433 bob {wanted} :Nickname is already in use"]
     assert out.recipients() == {bob}
-    assert h.state.clients[bob].nick == "bob"
+    assert h.state.network.clients[bob].nick == "bob"
 
 
 def test_nick_held_by_unregistered_client_is_in_use() -> None:
@@ -657,8 +664,8 @@ def test_nick_change_reaches_self_and_each_peer_exactly_once() -> None:
     assert out.to(dave) == []
     assert out.sends()[0].message.tags == {"time": START_TAG}
     assert h.source(alice) == ":alicia!~alice@10.0.0.1"
-    assert "alice" not in h.state._nicks
-    assert h.state._nicks["alicia"].conn == alice
+    assert "alice" not in h.state.network.nicks
+    assert h.state.network.nicks["alicia"].conn == alice
     check_consistent(h.state)
     # The channel shows the new nick.
     assert h.feed(bob, "NAMES #room").to(bob)[0] == f"{SERVER} 353 bob = #room :@alicia bob carol"
@@ -671,7 +678,7 @@ def test_nick_change_without_channels_reaches_only_self() -> None:
     out = h.feed(alice, "NICK alicia")
     assert out.to(alice) == [f"{A} NICK alicia"]
     assert out.recipients() == {alice}
-    assert h.state.clients[bob].nick == "bob"
+    assert h.state.network.clients[bob].nick == "bob"
 
 
 def test_own_case_change_is_allowed_and_same_nick_is_a_no_op() -> None:
@@ -681,8 +688,8 @@ def test_own_case_change_is_allowed_and_same_nick_is_a_no_op() -> None:
     out = h.feed(alice, "NICK Alice")
     assert out.to(alice) == [f"{A} NICK Alice"]
     assert out.to(bob) == [f"{A} NICK Alice"]
-    assert h.state.clients[alice].nick == "Alice"
-    assert h.state._nicks["alice"].conn == alice
+    assert h.state.network.clients[alice].nick == "Alice"
+    assert h.state.network.nicks["alice"].conn == alice
     check_consistent(h.state)
 
 
@@ -704,8 +711,8 @@ def test_nick_changes_before_registration_free_the_old_one() -> None:
     h = Harness()
     conn = h.connect()
     h.feed_all(conn, "NICK first", "NICK second", "USER u 0 * :U")
-    assert h.state.clients[conn].nick == "second"
-    assert set(h.state._nicks) == {"second"}
+    assert h.state.network.clients[conn].nick == "second"
+    assert set(h.state.network.nicks) == {"second"}
     h.register("first")
 
 
@@ -724,7 +731,7 @@ def test_join_creates_channel_with_creator_as_operator() -> None:
         f"{SERVER} 366 alice #Room :End of /NAMES list",
     ]
     assert out.sends()[0].message.tags == {"time": START_TAG}
-    channel = h.state.channels["#room"]
+    channel = h.state.network.channels["#room"]
     assert channel.name == "#Room"
     assert channel.members == {alice: "o"}
     assert channel.created == START
@@ -746,14 +753,14 @@ def test_join_is_echoed_to_every_member_including_the_joiner() -> None:
         f"{SERVER} 353 carol = #room :@alice bob carol",
         f"{SERVER} 366 carol #room :End of /NAMES list",
     ]
-    assert h.state.channels["#room"].members == {alice: "o", bob: "", carol: ""}
+    assert h.state.network.channels["#room"].members == {alice: "o", bob: "", carol: ""}
 
 
 def test_join_twice_does_nothing() -> None:
     h = Harness()
     _alice, bob, _, _ = room(h)
     assert h.feed(bob, "JOIN #ROOM").effects == []
-    assert h.state.channels["#room"].members[bob] == ""
+    assert h.state.network.channels["#room"].members[bob] == ""
 
 
 def test_join_shows_topic_when_set() -> None:
@@ -782,7 +789,7 @@ def test_join_several_channels_at_once() -> None:
         f"{A} JOIN #b",
         f"{A} JOIN #c",
     ]
-    assert set(h.state.channels) == {"#a", "#b", "#c"}
+    assert set(h.state.network.channels) == {"#a", "#b", "#c"}
 
 
 @pytest.mark.parametrize(
@@ -801,7 +808,7 @@ def test_names_prefixes_follow_the_viewers_caps(caps: tuple[str, ...], names: st
     viewer = h.register("eve", caps=caps)
     h.feed(viewer, "JOIN #room")
     out = h.feed(viewer, "NAMES #room")
-    extra = f"{h.state.clients[viewer].source} " if "userhost-in-names" in caps else "eve "
+    extra = f"{h.state.network.clients[viewer].source} " if "userhost-in-names" in caps else "eve "
     assert out.to(viewer) == [
         f"{SERVER} 353 eve = #room :{names} {extra.strip()}",
         f"{SERVER} 366 eve #room :End of /NAMES list",
@@ -817,8 +824,8 @@ def test_bad_channel_name_is_476(name: str) -> None:
     alice = h.register("alice")
     out = h.feed(alice, f"JOIN {name}")
     assert out.to(alice) == [f"{SERVER} 476 alice {name} :Bad Channel Mask"]
-    assert h.state.channels == {}
-    assert h.state.clients[alice].channels == {}
+    assert h.state.network.channels == {}
+    assert h.state.network.clients[alice].channels == {}
 
 
 def test_longest_channel_name_is_accepted() -> None:
@@ -826,7 +833,7 @@ def test_longest_channel_name_is_accepted() -> None:
     alice = h.register("alice")
     h.feed(alice, "JOIN #" + "x" * 49)
     h.feed(alice, "JOIN #日本")
-    assert set(h.state.channels) == {"#" + "x" * 49, "#日本"}
+    assert set(h.state.network.channels) == {"#" + "x" * 49, "#日本"}
 
 
 def test_joining_too_many_channels_is_405() -> None:
@@ -834,11 +841,11 @@ def test_joining_too_many_channels_is_405() -> None:
     alice = h.register("alice")
     out = h.feed(alice, "JOIN #a,#b,#c")
     assert out.to(alice)[-1] == f"{SERVER} 405 alice #c :You have joined too many channels"
-    assert set(h.state.clients[alice].channels) == {"#a", "#b"}
-    assert set(h.state.channels) == {"#a", "#b"}
+    assert set(h.state.network.clients[alice].channels) == {"#a", "#b"}
+    assert set(h.state.network.channels) == {"#a", "#b"}
     h.feed(alice, "PART #a")
     h.feed(alice, "JOIN #c")
-    assert set(h.state.clients[alice].channels) == {"#b", "#c"}
+    assert set(h.state.network.clients[alice].channels) == {"#b", "#c"}
 
 
 def test_join_0_parts_every_channel() -> None:
@@ -851,8 +858,8 @@ def test_join_0_parts_every_channel() -> None:
     assert out.to(alice) == [f"{A} PART #room", f"{A} PART #solo", f"{A} PART #other"]
     assert out.to(bob) == [f"{A} PART #room"]
     assert out.to(dave) == [f"{A} PART #other"]
-    assert h.state.clients[alice].channels == {}
-    assert set(h.state.channels) == {"#room", "#other"}  # #solo emptied and deleted
+    assert h.state.network.clients[alice].channels == {}
+    assert set(h.state.network.channels) == {"#room", "#other"}  # #solo emptied and deleted
     check_consistent(h.state)
 
 
@@ -871,11 +878,11 @@ def test_part_broadcasts_with_reason_and_deletes_emptied_channel() -> None:
     assert out.to(bob) == [line]
     assert out.to(carol) == [line]
     assert out.to(dave) == []
-    assert bob not in h.state.channels["#room"].members
+    assert bob not in h.state.network.channels["#room"].members
     assert h.feed(carol, "PART #room").to(alice) == [f"{C} PART #room"]
     out = h.feed(alice, "PART #room")
     assert out.to(alice) == [f"{A} PART #room"]
-    assert h.state.channels == {}
+    assert h.state.network.channels == {}
     check_consistent(h.state)
 
 
@@ -932,7 +939,7 @@ def test_long_names_reply_is_split_within_512_bytes(channel: str) -> None:
     assert len(replies) > 1
     shown = [entry for m in replies for entry in m.params[-1].split()]
     assert [entry.lstrip("@").split("!")[0] for entry in shown] == [
-        h.state.clients[conn].nick for conn in members
+        h.state.network.clients[conn].nick for conn in members
     ]
     for message in replies:
         assert len(serialize(message, tags={})) <= 512
@@ -948,8 +955,8 @@ def test_kick_by_operator_is_broadcast_and_removes_target() -> None:
     assert out.to(bob) == [line]
     assert out.to(carol) == [line]
     assert out.to(dave) == []
-    assert bob not in h.state.channels["#room"].members
-    assert "#room" not in h.state.clients[bob].channels
+    assert bob not in h.state.network.channels["#room"].members
+    assert "#room" not in h.state.network.clients[bob].channels
     # The default reason is the kicker's nick.
     assert h.feed(alice, "KICK #room carol").to(carol) == [f"{A} KICK #room carol alice"]
     check_consistent(h.state)
@@ -964,7 +971,7 @@ def test_kick_several_and_kick_self_last_deletes_channel() -> None:
         f"{A} KICK #room carol bye",
         f"{A} KICK #room alice bye",
     ]
-    assert h.state.channels == {}
+    assert h.state.network.channels == {}
     check_consistent(h.state)
 
 
@@ -982,11 +989,11 @@ def test_kick_several_and_kick_self_last_deletes_channel() -> None:
 def test_kick_errors(kicker: str, line: str, reply: str) -> None:
     h = Harness()
     conns = dict(zip(("alice", "bob", "carol", "dave"), room(h), strict=True))
-    before = dict(h.state.channels["#room"].members)
+    before = dict(h.state.network.channels["#room"].members)
     out = h.feed(conns[kicker], line)
     assert out.to(conns[kicker]) == [f"{SERVER} {reply}"]
     assert out.recipients() == {conns[kicker]}
-    assert h.state.channels["#room"].members == before
+    assert h.state.network.channels["#room"].members == before
 
 
 # ---------------------------------------------------------------------------
@@ -1018,7 +1025,7 @@ def test_topic_is_truncated_to_topiclen() -> None:
     h = Harness()
     alice, _, _, _ = room(h)
     h.feed(alice, "TOPIC #room :" + "é" * 240)  # 480 bytes, a valid line
-    topic = h.state.channels["#room"].topic
+    topic = h.state.network.channels["#room"].topic
     assert len(topic.encode()) <= 390
     assert topic == "é" * 195
 
@@ -1039,7 +1046,7 @@ def test_topic_errors_with_t_set(who: str, line: str, reply: str) -> None:
     out = h.feed(conns[who], line)
     assert out.to(conns[who]) == [f"{SERVER} {reply}"]
     assert out.recipients() == {conns[who]}
-    assert h.state.channels["#room"].topic == ""
+    assert h.state.network.channels["#room"].topic == ""
 
 
 def test_minus_t_lets_members_but_not_outsiders_set_the_topic() -> None:
@@ -1048,10 +1055,10 @@ def test_minus_t_lets_members_but_not_outsiders_set_the_topic() -> None:
     assert h.feed(alice, "MODE #room -t").to(bob) == [f"{A} MODE #room -t"]
     out = h.feed(bob, "TOPIC #room :bob's topic")
     assert out.to(carol) == [f"{B} TOPIC #room :bob's topic"]
-    assert h.state.channels["#room"].topic_by == B[1:]
+    assert h.state.network.channels["#room"].topic_by == B[1:]
     out = h.feed(dave, "TOPIC #room :dave's topic")
     assert out.to(dave) == [f"{SERVER} 442 dave #room :You're not on that channel"]
-    assert h.state.channels["#room"].topic == "bob's topic"
+    assert h.state.network.channels["#room"].topic == "bob's topic"
 
 
 def test_channel_mode_query() -> None:
@@ -1092,7 +1099,7 @@ def test_member_modes_by_operator_are_broadcast() -> None:
     assert out.to(carol) == [line]
     assert out.to(dave) == []
     assert out.sends()[0].message.tags == {"time": START_TAG}
-    members = h.state.channels["#room"].members
+    members = h.state.network.channels["#room"].members
     assert members == {alice: "o", bob: "o", carol: "v"}
     # Setting what is already set is silent.
     assert h.feed(alice, "MODE #room +o bob").effects == []
@@ -1139,8 +1146,8 @@ def test_channel_mode_change_by_non_operator(who: str, reply: str) -> None:
         out = h.feed(conns[who], f"MODE #room {change}")
         assert out.to(conns[who]) == [f"{SERVER} {reply}"]
         assert out.recipients() == {conns[who]}
-    assert h.state.channels["#room"].modes == {"n", "t"}
-    assert h.state.channels["#room"].members[conns["alice"]] == "o"
+    assert h.state.network.channels["#room"].modes == {"n", "t"}
+    assert h.state.network.channels["#room"].members[conns["alice"]] == "o"
 
 
 def test_user_mode() -> None:
@@ -1149,7 +1156,7 @@ def test_user_mode() -> None:
     bob = h.register("bob")
     assert h.feed(alice, "MODE alice").to(alice) == [f"{SERVER} 221 alice +"]
     assert h.feed(alice, "MODE Alice +i").to(alice) == [f"{A} MODE alice +i"]
-    assert h.state.clients[alice].modes == {"i"}
+    assert h.state.network.clients[alice].modes == {"i"}
     assert h.feed(alice, "MODE alice +i").effects == []
     assert h.feed(alice, "MODE alice").to(alice) == [f"{SERVER} 221 alice +i"]
     assert h.feed(alice, "MODE alice +w").to(alice) == [f"{SERVER} 501 alice :Unknown MODE flag"]
@@ -1157,7 +1164,7 @@ def test_user_mode() -> None:
     out = h.feed(alice, "MODE bob +i")
     assert out.to(alice) == [f"{SERVER} 502 alice :Cant change mode for other users"]
     assert out.recipients() == {alice}
-    assert h.state.clients[bob].modes == set()
+    assert h.state.network.clients[bob].modes == set()
     assert h.feed(alice, "MODE bob").codes(alice) == ["502"]
     assert h.feed(alice, "MODE nobody").to(alice) == [
         f"{SERVER} 401 alice nobody :No such nick/channel"
@@ -1568,10 +1575,11 @@ def test_help_index_topic_and_unknown() -> None:
     lines = out.to(alice)
     assert lines[0] == f"{SERVER} 704 alice index :** triochat commands **"
     assert lines[-1] == f"{SERVER} 706 alice index :End of /HELP"
-    assert out.codes(alice) == ["704"] + ["705"] * len(HELP_INDEX) + ["706"]
+    assert out.codes(alice) == ["704"] + ["705"] * len(h.state.commands) + ["706"]
     helped = {m.params[2].split()[0] for m in out.messages(alice) if m.command == "705"}
     assert {"PRIVMSG", "JOIN", "QUIT", "TIME", "NAMES", "HELP"} <= helped
-    syntax, summary = HELP_TOPICS["PRIVMSG"]
+    privmsg = h.state.commands["PRIVMSG"]
+    syntax, summary = privmsg.syntax, privmsg.summary
     assert h.feed(alice, "HELP privmsg").to(alice) == [
         f"{SERVER} 704 alice PRIVMSG :{syntax}",
         f"{SERVER} 705 alice PRIVMSG :{summary}",
@@ -1585,23 +1593,36 @@ def test_help_index_topic_and_unknown() -> None:
 def test_every_command_has_help_and_every_help_topic_is_a_command() -> None:
     h = Harness()
     alice = h.register("alice")
-    for command in sorted(HELP_TOPICS, key=lambda name: name == "QUIT"):  # QUIT last
+    for command in sorted(h.state.commands, key=lambda name: name == "QUIT"):  # QUIT last
         assert h.feed(alice, f"HELP {command}").codes(alice)[0] == "704"
         out = h.feed(alice, command)
         assert "421" not in out.codes(alice), command
     assert out.closed() == {alice: "Closing link: 10.0.0.1 (Quit)"}
 
 
-@pytest.mark.parametrize("command", ["VERSION", "INFO"])
-def test_version(command: str) -> None:
+def test_version() -> None:
     h = Harness()
     alice = h.register("alice")
-    out = h.feed(alice, command)
+    out = h.feed(alice, "VERSION")
     lines = out.to(alice)
     assert lines[0] == (
         f"{SERVER} 351 alice {VERSION} triochat :a chat server on Trio's structured concurrency"
     )
     assert set(out.codes(alice)[1:]) == {"005"}
+
+
+def test_version_comes_from_the_package_metadata() -> None:
+    assert f"triochat-{importlib.metadata.version('triochat')}" == VERSION
+
+
+def test_info_says_what_the_server_is_not_its_version_line() -> None:
+    h = Harness()
+    alice = h.register("alice")
+    out = h.feed(alice, "INFO")
+    codes = out.codes(alice)
+    assert codes[-1] == "374"
+    assert set(codes[:-1]) == {"371"}
+    assert VERSION in out.to(alice)[0]
 
 
 def test_lusers_counts_users_invisible_unknown_and_channels() -> None:
@@ -1657,16 +1678,16 @@ def test_away_sets_and_unsets() -> None:
     assert h.feed(alice, "AWAY :at lunch").to(alice) == [
         f"{SERVER} 306 alice :You have been marked as being away"
     ]
-    assert h.state.clients[alice].away == "at lunch"
+    assert h.state.network.clients[alice].away == "at lunch"
     assert h.feed(alice, "AWAY").to(alice) == [
         f"{SERVER} 305 alice :You are no longer marked as being away"
     ]
-    assert h.state.clients[alice].away is None
+    assert h.state.network.clients[alice].away is None
     h.feed(alice, "AWAY :x")
     h.feed(alice, "AWAY :")  # an empty message also unsets
-    assert h.state.clients[alice].away is None
+    assert h.state.network.clients[alice].away is None
     h.feed(alice, "AWAY :" + "z" * 300)
-    assert h.state.clients[alice].away == "z" * 200  # AWAYLEN
+    assert h.state.network.clients[alice].away == "z" * 200  # AWAYLEN
 
 
 def test_away_notify_peers_hear_once_and_others_not_at_all() -> None:
@@ -1723,9 +1744,9 @@ def test_quit_is_broadcast_once_per_peer_and_closes(line: str, reason: str) -> N
     assert out.to(alice) == []
     assert out.closed() == {alice: "Closing link: 10.0.0.1 (Quit)"}
     assert isinstance(out.effects[-1], Close)
-    assert alice not in h.state.clients
-    assert "alice" not in h.state._nicks
-    assert set(h.state.channels) == {"#room", "#two"}
+    assert alice not in h.state.network.clients
+    assert "alice" not in h.state.network.nicks
+    assert set(h.state.network.channels) == {"#room", "#two"}
     check_consistent(h.state)
     # The server layer then drops the connection: nothing more happens.
     assert h.disconnect(alice).effects == []
@@ -1746,10 +1767,10 @@ def test_disconnect_tells_peers_once_and_forgets_everything() -> None:
     assert out.recipients() == {bob, carol}
     assert out.closed() == {}
     assert out.sends()[0].message.tags == {"time": START_TAG}
-    assert alice not in h.state.clients
-    assert all(alice not in channel.members for channel in h.state.channels.values())
-    assert "#solo" not in h.state.channels
-    assert "alice" not in h.state._nicks
+    assert alice not in h.state.network.clients
+    assert all(alice not in channel.members for channel in h.state.network.channels.values())
+    assert "#solo" not in h.state.network.channels
+    assert "alice" not in h.state.network.nicks
     check_consistent(h.state)
     assert h.disconnect(alice, "again").effects == []
     h.register("alice")
@@ -1761,9 +1782,9 @@ def test_disconnect_of_last_members_deletes_channels() -> None:
     for conn in (alice, bob, carol, dave):
         h.disconnect(conn)
         check_consistent(h.state)
-    assert h.state.clients == {}
-    assert h.state.channels == {}
-    assert h.state._nicks == {}
+    assert h.state.network.clients == {}
+    assert h.state.network.channels == {}
+    assert h.state.network.nicks == {}
 
 
 def test_disconnect_of_unregistered_client_is_silent() -> None:
@@ -1772,7 +1793,7 @@ def test_disconnect_of_unregistered_client_is_silent() -> None:
     conn = h.connect()
     h.feed(conn, "NICK pending")
     assert h.disconnect(conn).effects == []
-    assert "pending" not in h.state._nicks
+    assert "pending" not in h.state.network.nicks
     check_consistent(h.state)
 
 
@@ -1901,7 +1922,7 @@ UNWRITABLE_ECHO_LINES = [
 def test_replies_that_echo_client_text_can_always_be_written(line: str) -> None:
     h = Harness()
     alice, bob, carol, dave = room(h)
-    before = {key: dict(channel.members) for key, channel in h.state.channels.items()}
+    before = {key: dict(channel.members) for key, channel in h.state.network.channels.items()}
     out = h.feed(alice, line)  # the harness serializes every effect
     assert out.effects, "bad input gets an answer"
     assert out.recipients() <= {alice, bob, carol}
@@ -1909,7 +1930,7 @@ def test_replies_that_echo_client_text_can_always_be_written(line: str) -> None:
         assert not [m for m in out.messages(conn) if m.source == "triochat"]
     assert out.closed() == {}
     if not line.startswith("JOIN"):
-        assert {key: dict(c.members) for key, c in h.state.channels.items()} == before
+        assert {key: dict(c.members) for key, c in h.state.network.channels.items()} == before
     check_consistent(h.state)
 
 
@@ -1950,7 +1971,7 @@ def test_seed_private_to_unknown_nick_is_an_error_and_nothing_leaks() -> None:
     assert out.to(bob) == [f"{A} PRIVMSG #room !exit"]
     assert out.closed() == {}
     assert h.state.is_registered(alice)
-    assert alice in h.state.channels["#room"].members
+    assert alice in h.state.network.channels["#room"].members
 
 
 def test_seed_private_to_self_works() -> None:
@@ -1986,7 +2007,7 @@ def test_seed_non_ascii_nickname_is_refused_and_server_keeps_working() -> None:
     h.register("bob")  # others still get in
     assert "001" in h.feed(zoe, "NICK zoe").codes(zoe)  # and zoë may pick another nick
     assert h.feed(alice, "PRIVMSG zoe :welcome").recipients() == {zoe}
-    assert h.state.clients[zoe].realname == "Zoë"
+    assert h.state.network.clients[zoe].realname == "Zoë"
 
 
 @pytest.mark.parametrize(
@@ -2091,7 +2112,7 @@ def test_kicker_who_kicks_itself_cannot_kick_more() -> None:
         f"{A} KICK #room alice bye",
         f"{SERVER} 442 alice #room :You're not on that channel",
     ]
-    assert set(h.state.channels["#room"].members) == {bob, carol}
+    assert set(h.state.network.channels["#room"].members) == {bob, carol}
     check_consistent(h.state)
 
 
@@ -2104,7 +2125,7 @@ def test_kick_that_empties_the_channel_reports_the_rest() -> None:
         f"{A} KICK #solo alice alice",
         f"{SERVER} 403 alice #solo :No such channel",
     ]
-    assert h.state.channels == {}
+    assert h.state.network.channels == {}
 
 
 # ---------------------------------------------------------------------------
@@ -2206,7 +2227,7 @@ class RoomMachine(RuleBasedStateMachine):
                 self.registered.add(conn)
                 assert out.codes(conn)[0] == "001"
         if nick != "zoë" and not taken:
-            assert self.h.state.clients[conn].nick == nick
+            assert self.h.state.network.clients[conn].nick == nick
 
     @rule(index=indices)
     def user(self, index: int) -> None:
@@ -2343,21 +2364,93 @@ class RoomMachine(RuleBasedStateMachine):
     def state_matches_model(self) -> None:
         state = self.h.state
         check_consistent(state)
-        assert set(state.clients) == set(self.conns)
-        assert {c for c in state.clients if state.is_registered(c)} == self.registered
-        assert {c: client.nick for c, client in state.clients.items() if client.has_nick} == (
-            self.nick_of
-        )
+        assert set(state.network.clients) == set(self.conns)
+        assert {c for c in state.network.clients if state.is_registered(c)} == self.registered
+        assert {
+            c: client.nick for c, client in state.network.clients.items() if client.has_nick
+        } == (self.nick_of)
         folded = [casefold(nick) for nick in self.nick_of.values()]
         assert len(folded) == len(set(folded))
-        assert {key: set(channel.members) for key, channel in state.channels.items()} == (
+        assert {key: set(channel.members) for key, channel in state.network.channels.items()} == (
             self.members
         )
         assert {
             key: {c for c, status in channel.members.items() if "o" in status}
-            for key, channel in state.channels.items()
+            for key, channel in state.network.channels.items()
         } == self.ops
 
 
 RoomMachine.TestCase.settings = settings(max_examples=100, stateful_step_count=50, deadline=None)
 TestRoomMachine = RoomMachine.TestCase
+
+
+# ---------------------------------------------------------------------------
+# WHOWAS keeps a bounded ring of departures; HELP lists exactly what is served
+# ---------------------------------------------------------------------------
+
+
+def test_whowas_remembers_who_quit_and_who_changed_nick() -> None:
+    h = Harness()
+    alice = h.register("alice")
+    bob = h.register("bob")
+    h.clock.now += 60
+    h.feed(alice, "QUIT :bye")
+    h.feed(bob, "NICK robert")
+    carol = h.register("carol")
+    out = h.feed(carol, "WHOWAS ALICE")
+    assert out.codes(carol) == ["314", "312", "369"]
+    assert out.to(carol)[0] == f"{SERVER} 314 carol alice ~alice 10.0.0.1 * :Real alice"
+    assert out.to(carol)[2] == f"{SERVER} 369 carol ALICE :End of WHOWAS"
+    assert h.feed(carol, "WHOWAS bob").codes(carol) == ["314", "312", "369"]
+    # The one still online under its new nick has no WHOWAS entry for it.
+    assert h.feed(carol, "WHOWAS robert").codes(carol) == ["406", "369"]
+
+
+def test_whowas_count_limits_the_entries_newest_first() -> None:
+    h = Harness()
+    for realname in ("first", "second", "third"):
+        conn = h.connect()
+        h.feed_all(conn, "NICK alice", f"USER a 0 * :{realname}")
+        h.feed(conn, "QUIT")
+    dave = h.register("dave")
+    out = h.feed(dave, "WHOWAS alice 2")
+    names = [m.params[-1] for m in out.messages(dave) if m.command == "314"]
+    assert names == ["third", "second"]
+    assert len([m for m in h.feed(dave, "WHOWAS alice").messages(dave) if m.command == "314"]) == 3
+
+
+def test_whowas_ring_is_bounded() -> None:
+    from triochat._state.network import WHOWAS_SIZE
+
+    h = Harness()
+    for n in range(WHOWAS_SIZE + 5):
+        conn = h.connect()
+        h.feed_all(conn, f"NICK n{n}", "USER a 0 * :x")
+        h.feed(conn, "QUIT")
+    dave = h.register("dave")
+    assert h.feed(dave, "WHOWAS n0").codes(dave) == ["406", "369"]
+    assert h.feed(dave, f"WHOWAS n{WHOWAS_SIZE + 4}").codes(dave)[0] == "314"
+
+
+def test_help_without_history_does_not_list_chathistory() -> None:
+    h = Harness(ServerConfig(motd=MOTD, history=False))
+    alice = h.register("alice")
+    listed = {m.params[2].split()[0] for m in h.feed(alice, "HELP").messages(alice)[1:-1]}
+    assert "CHATHISTORY" not in listed
+    assert "PRIVMSG" in listed
+    assert h.feed(alice, "HELP CHATHISTORY").codes(alice) == ["524"]
+    assert h.feed(alice, "CHATHISTORY LATEST #a * 1").codes(alice) == ["421"]
+
+
+def test_registration_deadline_is_a_timer_the_state_sets() -> None:
+    h = Harness(ServerConfig(motd=MOTD, registration_timeout=42.0))
+    conn = ConnId(99)
+    [schedule] = h.state.connect(conn, PeerInfo("10.0.0.9"))
+    assert isinstance(schedule, Schedule)
+    assert schedule.delay == 42.0
+    assert h.state.timer(schedule.timer) == [Close(conn, "Closing link: Registration timed out")]
+    # Once registered (or gone), the same timer does nothing.
+    alice = h.register("alice")
+    assert h.state.timer(replace(schedule.timer, conn=alice)) == []
+    h.disconnect(conn)
+    assert h.state.timer(schedule.timer) == []

@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING, Final
 
 import trio
 
+from .base import local_now
 from .commands import Command, Verb, parse_input
-from .core import ClientCore, local_now
+from .core import ClientCore
 from .events import Connecting, InfoLine, Reconnecting, UserInput
 from .session import DEFAULT_TIMEOUTS, ClientTimeouts, ConnectError, _Session
 

@@ -25,14 +25,15 @@ import trio
 
 from .._irc.wire import LINE_TOO_LONG, LineReader, RemoteProtocolError, parse
 from .._tls import describe_verification_error
-from .core import ClientCore, Phase, local_now
+from .base import Phase, local_now
+from .core import ClientCore
 from .events import UserInput
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from datetime import datetime
 
-    from .core import Effects
+    from .base import Effects
     from .events import Event
 
 __all__ = ["DEFAULT_TIMEOUTS", "ClientTimeouts", "ConnectError", "connect", "run_client"]

@@ -9,18 +9,12 @@ compares exactly with what was stored.
 
 from __future__ import annotations
 
-import functools
-import itertools
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from .._irc.names import casefold
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
 
 __all__ = [
     "MESSAGE_SUBCOMMANDS",
@@ -28,9 +22,6 @@ __all__ = [
     "Bound",
     "HistoryEntry",
     "HistoryQuery",
-    "iso_time",
-    "milliseconds",
-    "new_id_source",
     "parse_bound",
     "parse_limit",
     "private_key",
@@ -107,22 +98,6 @@ class HistoryQuery:
     limit: int
 
 
-def milliseconds(timestamp: float) -> int:
-    """``timestamp`` (UNIX seconds) in whole milliseconds, as ``datetime`` rounds it."""
-    return round(timestamp * 1_000_000) // 1000
-
-
-def iso_time(time_ms: int) -> str:
-    """The IRCv3 ``server-time`` format: UTC with milliseconds."""
-    return f"{_iso_second(time_ms // 1000)}{time_ms % 1000:03d}Z"
-
-
-@functools.lru_cache(maxsize=64)
-def _iso_second(seconds: int) -> str:
-    """Everything but the milliseconds: shared by every message of that second."""
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
-
-
 def _plain_time(time_ms: int) -> str:
     return datetime.fromtimestamp(time_ms // 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
@@ -155,17 +130,6 @@ def private_key(nick: str, other: str) -> str:
     """
     first, second = sorted((casefold(nick), casefold(other)))
     return f"{first} {second}"
-
-
-def new_id_source() -> tuple[str, Callable[[], str]]:
-    """A random prefix for this server run, and a function that makes unique message ids.
-
-    The prefix keeps ids unique across restarts that share a database; the
-    counter keeps making one cheap. Sessions use the prefix too.
-    """
-    prefix = secrets.token_hex(8)
-    counter = itertools.count(1)
-    return prefix, lambda: f"{prefix}{next(counter):x}"
 
 
 def parse_timestamp(text: str) -> int | None:

@@ -9,14 +9,25 @@ input into its RecvQ. Only that client waits; the room does not. Sustained
 abuse fills the RecvQ, or would leave the client too far behind, and ends
 with ``ERROR :Closing link: Excess Flood``.
 
-Pure arithmetic on the times it is given: no trio, no clock of its own.
+The bucket is pure arithmetic on the times it is given (no clock of its
+own); :class:`FloodGate` is the trio side that makes a reader wait for it.
 """
 
 from __future__ import annotations
 
-from typing import Final
+from collections import deque
+from typing import TYPE_CHECKING, Final
 
-__all__ = ["TokenBucket"]
+import trio
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from .._irc.wire import _LineTooLongMarker
+
+    Line: TypeAlias = bytes | _LineTooLongMarker
+
+__all__ = ["FloodGate", "TokenBucket"]
 
 #: Float rounding slack: a token due within this many seconds is available.
 _EPSILON: Final = 1e-9
@@ -56,3 +67,31 @@ class TokenBucket:
         """Seconds until ``waiting`` more tokens will all have been taken."""
         full_at = max(self._full_at, now) + waiting * self.interval
         return max(0.0, full_at - now - self._allowance)
+
+
+class FloodGate:
+    """A client's flood control: its token bucket and its RecvQ (lines waiting)."""
+
+    __slots__ = ("bucket", "eof", "queue", "queued_bytes", "resume_at")
+
+    def __init__(self, burst: int, rate: float) -> None:
+        self.bucket = TokenBucket(burst, rate)
+        #: Complete lines received and not handled yet, oldest first.
+        self.queue: deque[Line] = deque()
+        #: Their size in bytes: with the partial line being read, the RecvQ.
+        self.queued_bytes = 0
+        #: When the next waiting line may be handled.
+        self.resume_at = 0.0
+        #: The client has sent EOF: handle what waits, then close.
+        self.eof = False
+
+    async def receive_while_waiting(
+        self, stream: trio.abc.Stream, max_bytes: int
+    ) -> bytes | bytearray | None:
+        """Read more input until ``resume_at``; None when the wait ended first."""
+        if self.eof:
+            await trio.sleep_until(self.resume_at)
+            return None
+        with trio.move_on_at(self.resume_at):
+            return await stream.receive_some(max_bytes)
+        return None

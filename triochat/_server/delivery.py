@@ -1,0 +1,106 @@
+"""Carrying out what the state decided: deliveries, closes, history records, timers, questions.
+
+Every delivery is a non-blocking append to the recipient's outbox (see
+:mod:`.fanout`), serialized once per tag variant, never once per recipient.
+Questions (:class:`~.._state.effects.Ask`) are handed back to the caller: the
+asking connection's reader awaits the answer between two of its own lines,
+so its replies keep their order and nobody else waits.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import trio
+
+from .._history.service import HistoryUnavailable
+from .._irc.tags import TAG_VARIANTS, visible_tags
+from .._irc.wire import serialize
+from .._state.effects import Ask, Close, Record, Schedule, Send
+
+if TYPE_CHECKING:
+    from .._config import ServerConfig
+    from .._history.service import History
+    from .._state.effects import ConnId, Effect
+    from .._state.machine import ServerState
+    from .connection import Connection
+    from .fanout import Flusher
+    from .timers import Timers
+
+__all__ = ["Delivery"]
+
+log = logging.getLogger("triochat.server")
+
+
+class Delivery:
+    """The server's hands: it does what the state's effects say, without waiting."""
+
+    def __init__(
+        self,
+        config: ServerConfig,
+        state: ServerState,
+        flusher: Flusher,
+        timers: Timers,
+        history: History | None,
+    ) -> None:
+        self.config = config
+        self.state = state
+        self.flusher = flusher
+        self.timers = timers
+        self.history = history
+        #: The connections being served, by id.
+        self.connections: dict[ConnId, Connection] = {}
+
+    def apply(self, effects: list[Effect]) -> list[Ask]:
+        """Carry out ``effects`` in order; return the questions left to await."""
+        questions: list[Ask] = []
+        for effect in effects:
+            if isinstance(effect, Send):
+                self.fan_out(effect)
+            elif isinstance(effect, Record):
+                if self.history is not None:
+                    self.history.record(effect.entry)
+            elif isinstance(effect, Close):
+                connection = self.connections.get(effect.conn)
+                if connection is not None:
+                    connection.close(effect.reason)
+            elif isinstance(effect, Schedule):
+                self.timers.schedule(effect.delay, effect.timer)
+            else:
+                questions.append(effect)
+        return questions
+
+    async def answer(self, ask: Ask) -> None:
+        """Put ``ask`` to its service and give the state the answer; only the asker waits."""
+        assert self.history is not None, "no history questions without history"
+        try:
+            with trio.fail_after(self.config.history_query_timeout):
+                entries = await self.history.fetch(ask.question)
+        except (HistoryUnavailable, trio.TooSlowError):
+            effects = self.state.unanswered(ask.conn, ask.question)
+        else:
+            effects = self.state.answer(ask.conn, ask.question, entries)
+        self.apply(effects)
+
+    def fan_out(self, send: Send) -> None:
+        """Deliver one message to its targets, serializing it once per tag variant."""
+        message = send.message
+        connections = self.connections
+        variants: list[bytes | None] = [None] * TAG_VARIANTS
+        if send.exact_tags:  # tags already chosen for the recipient: one variant for all
+            variants = [serialize(message)] * TAG_VARIANTS
+        for conn in send.targets:
+            connection = connections.get(conn)
+            if connection is None:
+                continue
+            variant = connection.client.tag_variant
+            data = variants[variant]
+            if data is None:
+                tags = visible_tags(message.tags, variant)
+                data = variants[variant] = serialize(message, tags=tags)
+            connection.outbox.put(data)
+
+    def flush(self) -> None:
+        """Write out what was delivered now, not at the end of the round (for closing)."""
+        self.flusher.flush()

@@ -1,0 +1,157 @@
+"""What the server offers, said once: capabilities, modes, limits and ISUPPORT.
+
+The welcome (004, 005), ``CAP LS``, the mode checks and the client-facing
+limits are all derived from the declarations here, so that what is
+advertised is exactly what is supported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Final, Literal
+
+from .._irc.modes import ModeSyntax
+from .._irc.names import CASEMAPPING, CHANNEL_PREFIXES, MAX_CHANNEL_LENGTH, MAX_NICK_LENGTH
+
+if TYPE_CHECKING:
+    from .._config import ServerConfig
+
+__all__ = [
+    "AWAY_LENGTH",
+    "CHANNEL_MODES",
+    "CHANNEL_SYNTAX",
+    "KICK_LENGTH",
+    "MAX_TARGETS",
+    "TOPIC_LENGTH",
+    "USER_LENGTH",
+    "USER_MODES",
+    "VERSION",
+    "ModeRow",
+    "capabilities",
+    "isupport_tokens",
+]
+
+
+def _version() -> str:
+    try:
+        return f"triochat-{version('triochat')}"
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "triochat-unknown"
+
+
+#: The version string of 002, 004 and VERSION, from the package metadata.
+VERSION: Final = _version()
+
+#: Capabilities offered when every feature is on; see :func:`capabilities`.
+_CAPABILITIES: Final = frozenset(
+    {
+        "away-notify",
+        "batch",
+        "cap-notify",
+        "draft/chathistory",
+        "echo-message",
+        "message-tags",
+        "multi-prefix",
+        "server-time",
+        "userhost-in-names",
+    }
+)
+
+TOPIC_LENGTH: Final = 390
+KICK_LENGTH: Final = 390
+AWAY_LENGTH: Final = 200
+USER_LENGTH: Final = 18
+#: Targets of one PRIVMSG, NOTICE or TAGMSG.
+MAX_TARGETS: Final = 4
+#: Mode changes applied from one MODE line.
+MODES_PER_LINE: Final = 4
+
+
+@dataclass(frozen=True, slots=True)
+class ModeRow:
+    """One mode letter the server supports.
+
+    ``kind`` is its ISUPPORT class: ``prefix`` (member status, shown as
+    ``symbol``), ``list`` (A), ``always`` (B: a parameter both ways),
+    ``when_set`` (C) or ``flag`` (D).
+    """
+
+    letter: str
+    kind: Literal["prefix", "list", "always", "when_set", "flag"]
+    summary: str
+    symbol: str = ""
+
+
+#: Channel modes, member statuses from the highest rank.
+CHANNEL_MODES: Final = (
+    ModeRow("o", "prefix", "channel operator", "@"),
+    ModeRow("v", "prefix", "voice: may speak in a moderated channel", "+"),
+    ModeRow("m", "flag", "moderated: only voiced members and operators speak"),
+    ModeRow("n", "flag", "no messages from outside the channel"),
+    ModeRow("t", "flag", "only operators change the topic"),
+)
+#: User modes.
+USER_MODES: Final = (ModeRow("i", "flag", "invisible: not counted as visible in LUSERS"),)
+
+
+def _syntax(rows: tuple[ModeRow, ...]) -> ModeSyntax:
+    def letters(kind: str) -> str:
+        return "".join(row.letter for row in rows if row.kind == kind)
+
+    prefixes = tuple((row.letter, row.symbol) for row in rows if row.kind == "prefix")
+    return ModeSyntax(
+        letters("list"), letters("always"), letters("when_set"), letters("flag"), prefixes
+    )
+
+
+#: How channel mode strings are read: what CHANMODES and PREFIX advertise.
+CHANNEL_SYNTAX: Final = _syntax(CHANNEL_MODES)
+#: Member statuses, highest rank first (``"ov"``).
+MEMBER_MODES: Final = "".join(mode for mode, _ in CHANNEL_SYNTAX.prefixes)
+#: Channel flags without a parameter.
+CHANNEL_FLAGS: Final = CHANNEL_SYNTAX.flags
+USER_FLAGS: Final = "".join(row.letter for row in USER_MODES)
+#: User modes are all flags.
+USER_SYNTAX: Final = ModeSyntax("", "", "", USER_FLAGS, ())
+
+
+def capabilities(config: ServerConfig) -> frozenset[str]:
+    """The IRCv3 capabilities this server offers with ``config``."""
+    return _CAPABILITIES if config.history else _CAPABILITIES - {"draft/chathistory"}
+
+
+def myinfo(server_name: str) -> tuple[str, ...]:
+    """The parameters of 004: name, version, user modes, channel modes, modes with a parameter."""
+    channel_letters = "".join(sorted(CHANNEL_FLAGS)) + MEMBER_MODES
+    with_param = "".join(row.letter for row in CHANNEL_MODES if row.kind != "flag")
+    return (server_name, VERSION, USER_FLAGS, channel_letters, with_param)
+
+
+def isupport_tokens(config: ServerConfig) -> list[str]:
+    """Every ISUPPORT (005) token, sorted as sent."""
+    targmax = f"PRIVMSG:{MAX_TARGETS},NOTICE:{MAX_TARGETS},TAGMSG:{MAX_TARGETS},JOIN:,PART:"
+    history = (
+        [f"CHATHISTORY={config.history_request_limit}", "MSGREFTYPES=timestamp,msgid"]
+        if config.history
+        else []
+    )
+    return [
+        f"AWAYLEN={AWAY_LENGTH}",
+        f"CASEMAPPING={CASEMAPPING}",
+        f"CHANLIMIT={CHANNEL_PREFIXES}:{config.max_channels}",
+        f"CHANMODES={CHANNEL_SYNTAX.chanmodes}",
+        f"CHANNELLEN={MAX_CHANNEL_LENGTH}",
+        f"CHANTYPES={CHANNEL_PREFIXES}",
+        *history,
+        f"KICKLEN={KICK_LENGTH}",
+        f"MAXTARGETS={MAX_TARGETS}",
+        f"MODES={MODES_PER_LINE}",
+        f"NETWORK={config.network_name}",
+        f"NICKLEN={MAX_NICK_LENGTH}",
+        f"PREFIX={CHANNEL_SYNTAX.prefix}",
+        f"TARGMAX={targmax}",
+        f"TOPICLEN={TOPIC_LENGTH}",
+        f"USERLEN={USER_LENGTH}",
+        "UTF8ONLY",
+    ]

@@ -1,0 +1,238 @@
+"""Channels: JOIN, PART, KICK, TOPIC, NAMES and LIST."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..._irc import numerics as rpl
+from ..._irc.names import casefold, valid_channel
+from ..._irc.wire import MAX_BODY_BYTES
+from ..advertised import CHANNEL_SYNTAX, KICK_LENGTH, MEMBER_MODES, TOPIC_LENGTH
+from ..registry import Commands
+from ..replies import truncate
+from . import history
+from .upkeep import away_notify
+
+if TYPE_CHECKING:
+    from ..._irc.wire import Message
+    from ..machine import ServerState
+    from ..model import Channel, Client
+
+__all__ = ["commands", "member_named", "member_prefix", "operated_channel"]
+
+commands = Commands()
+
+
+@commands.command(
+    "JOIN",
+    syntax="JOIN #channel[,#channel]",
+    summary="Join channels (creating them); JOIN 0 leaves all.",
+    min_params=1,
+)
+def join(state: ServerState, client: Client, message: Message) -> None:
+    out = state.replies
+    if message.params[0] == "0":
+        for joined in list(client.channels.values()):
+            leave(state, client, joined, "PART", "")
+        return
+    for name in message.params[0].split(","):
+        if not valid_channel(name):
+            out.numeric(client, rpl.ERR_BADCHANMASK, name, "Bad Channel Mask")
+            continue
+        if casefold(name) in client.channels:
+            continue
+        if len(client.channels) >= state.config.max_channels:
+            out.numeric(client, rpl.ERR_TOOMANYCHANNELS, name, "You have joined too many channels")
+            continue
+        channel = state.network.join(client, name, state.now())
+        out.to_channel(channel, out.event(client, "JOIN", channel.name))
+        if client.away is not None:
+            away_notify(state, client, (channel,))
+        if channel.topic:
+            topic_reply(state, client, channel)
+        names_reply(state, client, channel)
+        history.replay(state, client, channel)
+
+
+@commands.command(
+    "PART",
+    syntax="PART #channel [:reason]",
+    summary="Leave a channel.",
+    min_params=1,
+)
+def part(state: ServerState, client: Client, message: Message) -> None:
+    out = state.replies
+    reason = message.param(1)
+    for name in message.params[0].split(","):
+        channel = state.network.channel(name)
+        if channel is None:
+            out.numeric(client, rpl.ERR_NOSUCHCHANNEL, name, "No such channel")
+        elif client.conn not in channel.members:
+            out.numeric(client, rpl.ERR_NOTONCHANNEL, name, "You're not on that channel")
+        else:
+            leave(state, client, channel, "PART", reason)
+
+
+def leave(state: ServerState, client: Client, channel: Channel, command: str, reason: str) -> None:
+    """``client`` leaves ``channel`` with ``command`` (PART), and its members hear it."""
+    params = (channel.name, reason) if reason else (channel.name,)
+    state.replies.to_channel(channel, state.replies.event(client, command, *params))
+    state.network.leave(client, channel)
+
+
+@commands.command(
+    "KICK",
+    syntax="KICK #channel nick [:reason]",
+    summary="Remove someone from a channel (operators).",
+    min_params=2,
+)
+def kick(state: ServerState, client: Client, message: Message) -> None:
+    channel = operated_channel(state, client, message.params[0])
+    if channel is None:
+        return
+    reason = truncate(message.param(2) or client.nick, KICK_LENGTH)
+    for index, nick in enumerate(message.params[1].split(",")):
+        # A kicker who just kicked itself (or emptied the channel) may kick no more.
+        if index and operated_channel(state, client, channel.name) is None:
+            return
+        target = member_named(state, client, channel, nick)
+        if target is None:
+            continue
+        kicked = state.replies.event(client, "KICK", channel.name, target.nick, reason)
+        state.replies.to_channel(channel, kicked)
+        state.network.leave(target, channel)
+
+
+def member_named(state: ServerState, client: Client, channel: Channel, nick: str) -> Client | None:
+    """The member of ``channel`` called ``nick``; otherwise tell ``client`` (441)."""
+    target = state.network.holder(nick)
+    if target is None or target.conn not in channel.members:
+        state.replies.numeric(
+            client, rpl.ERR_USERNOTINCHANNEL, nick, channel.name, "They aren't on that channel"
+        )
+        return None
+    return target
+
+
+def operated_channel(state: ServerState, client: Client, name: str) -> Channel | None:
+    """The channel ``name`` if ``client`` may operate on it; otherwise say why."""
+    out = state.replies
+    channel = state.network.channel(name)
+    if channel is None:
+        out.numeric(client, rpl.ERR_NOSUCHCHANNEL, name, "No such channel")
+    elif client.conn not in channel.members:
+        out.numeric(client, rpl.ERR_NOTONCHANNEL, name, "You're not on that channel")
+    elif "o" not in channel.members[client.conn]:
+        out.numeric(client, rpl.ERR_CHANOPRIVSNEEDED, name, "You're not channel operator")
+    else:
+        return channel
+    return None
+
+
+@commands.command(
+    "TOPIC",
+    syntax="TOPIC #channel [:topic]",
+    summary="Show or set a channel's topic.",
+    min_params=1,
+)
+def topic(state: ServerState, client: Client, message: Message) -> None:
+    out = state.replies
+    name = message.params[0]
+    channel = state.network.channel(name)
+    if len(message.params) == 1:
+        if channel is None:
+            out.numeric(client, rpl.ERR_NOSUCHCHANNEL, name, "No such channel")
+        else:
+            topic_reply(state, client, channel)
+        return
+    if channel is not None and "t" not in channel.modes:
+        if client.conn not in channel.members:
+            out.numeric(client, rpl.ERR_NOTONCHANNEL, name, "You're not on that channel")
+            return
+    elif (channel := operated_channel(state, client, name)) is None:
+        return
+    channel.topic = truncate(message.params[1], TOPIC_LENGTH)
+    channel.topic_by, channel.topic_at = client.source, state.now()
+    out.to_channel(channel, out.event(client, "TOPIC", channel.name, channel.topic))
+
+
+def topic_reply(state: ServerState, client: Client, channel: Channel) -> None:
+    out = state.replies
+    if not channel.topic:
+        out.numeric(client, rpl.RPL_NOTOPIC, channel.name, "No topic is set")
+        return
+    out.numeric(client, rpl.RPL_TOPIC, channel.name, channel.topic)
+    out.numeric(
+        client, rpl.RPL_TOPICWHOTIME, channel.name, channel.topic_by, str(int(channel.topic_at))
+    )
+
+
+def member_prefix(client: Client, status: str) -> str:
+    """``@``/``+`` for a member's status: all of them with multi-prefix, else the highest."""
+    prefixes = "".join(CHANNEL_SYNTAX.symbol(mode) for mode in MEMBER_MODES if mode in status)
+    return prefixes if "multi-prefix" in client.caps else prefixes[:1]
+
+
+def names_reply(state: ServerState, client: Client, channel: Channel) -> None:
+    """353 lines (as many as the names need) and 366 for ``channel``."""
+    out = state.replies
+    clients = state.network.clients
+    long_names = "userhost-in-names" in client.caps
+    entries = []
+    for conn, status in channel.members.items():
+        member = clients[conn]
+        entries.append(
+            member_prefix(client, status) + (member.source if long_names else member.nick)
+        )
+    head = len(f":{state.config.server_name} 353 {client.nick} = {channel.name} :\r\n".encode())
+    line: list[str] = []
+    size = head
+    for entry in entries:
+        if line and size + len(entry.encode()) + 1 > MAX_BODY_BYTES:
+            out.numeric(client, rpl.RPL_NAMREPLY, "=", channel.name, " ".join(line))
+            line, size = [], head
+        line.append(entry)
+        size += len(entry.encode()) + 1
+    if line:
+        out.numeric(client, rpl.RPL_NAMREPLY, "=", channel.name, " ".join(line))
+    out.numeric(client, rpl.RPL_ENDOFNAMES, channel.name, "End of /NAMES list")
+
+
+@commands.command(
+    "NAMES",
+    syntax="NAMES [#channel]",
+    summary="Show who is in a channel (the original !clients).",
+)
+def names(state: ServerState, client: Client, message: Message) -> None:
+    out = state.replies
+    if not message.params:
+        for joined in client.channels.values():
+            names_reply(state, client, joined)
+        if not client.channels:
+            out.numeric(client, rpl.RPL_ENDOFNAMES, "*", "End of /NAMES list")
+        return
+    for name in message.params[0].split(","):
+        channel = state.network.channel(name)
+        if channel is None:
+            out.numeric(client, rpl.RPL_ENDOFNAMES, name, "End of /NAMES list")
+        else:
+            names_reply(state, client, channel)
+
+
+@commands.command(
+    "LIST",
+    syntax="LIST [#channel,...]",
+    summary="List channels with their member counts and topics.",
+)
+def list_(state: ServerState, client: Client, message: Message) -> None:
+    out = state.replies
+    network = state.network
+    if message.params:
+        wanted = (network.channel(name) for name in message.params[0].split(","))
+        channels = [channel for channel in wanted if channel is not None]
+    else:
+        channels = list(network.channels.values())
+    out.numeric(client, rpl.RPL_LISTSTART, "Channel", "Users  Name")
+    for channel in channels:
+        out.numeric(client, rpl.RPL_LIST, channel.name, str(len(channel.members)), channel.topic)
+    out.numeric(client, rpl.RPL_LISTEND, "End of /LIST")

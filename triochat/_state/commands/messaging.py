@@ -1,0 +1,167 @@
+"""PRIVMSG, NOTICE and TAGMSG: validate, route to each target, echo, stamp and record.
+
+This is the hot path of the server (every chat line passes here), so each
+step does its work once per message: the clock is read once, each target is
+casefolded once, and one :class:`~..effects.Send` carries a message to all
+of a channel's members.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..._history.records import HistoryEntry, private_key, recordable
+from ..._irc import numerics as rpl
+from ..._irc.names import casefold, is_channel
+from ..._irc.tags import iso_time, milliseconds, receives_client_tags
+from ..._irc.wire import Message
+from ..advertised import MAX_TARGETS
+from ..effects import Send
+from ..registry import Commands
+from . import history
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from ..effects import ConnId
+    from ..machine import ServerState
+    from ..model import Channel, Client
+
+__all__ = ["commands"]
+
+commands = Commands()
+
+
+@commands.command(
+    "PRIVMSG",
+    syntax="PRIVMSG target :text",
+    summary="Talk to a channel, or privately to a nickname (the original !private).",
+)
+def privmsg(state: ServerState, client: Client, message: Message) -> None:
+    _relay(state, client, message)
+
+
+commands.alias(
+    "NOTICE",
+    "PRIVMSG",
+    syntax="NOTICE target :text",
+    summary="Like PRIVMSG, but never answered automatically.",
+)
+commands.alias(
+    "TAGMSG",
+    "PRIVMSG",
+    syntax="TAGMSG target",
+    summary="Send only message tags (needs the message-tags capability).",
+)
+
+
+def _relay(state: ServerState, client: Client, message: Message) -> None:
+    command = message.command
+    quiet = command == "NOTICE"  # never answer a NOTICE with an error (Modern IRC)
+    targets = _targets(state, client, message, quiet)
+    if targets is None:
+        return
+    text = message.param(1)
+    now = state.now()
+    client.last_spoke = now
+    now_ms = milliseconds(now)
+    tags = {key: value for key, value in message.tags.items() if key.startswith("+")}
+    tags["time"] = iso_time(now_ms)
+    record = state.recording and command != "TAGMSG" and recordable(text)
+    for target in targets:
+        route = _route(state, client, command, target, quiet)
+        if route is None:
+            continue
+        name, recipients, key, readers = route
+        params = (name,) if command == "TAGMSG" else (name, text)
+        msgid = state.new_msgid() if record else None
+        if command == "TAGMSG":  # only to those who can see tags at all
+            clients = state.network.clients
+            recipients = (
+                conn for conn in recipients if receives_client_tags(clients[conn].tag_variant)
+            )
+        conns = tuple(recipients)
+        if conns:
+            sent_tags = tags if msgid is None else {**tags, "msgid": msgid}
+            state.replies.add(Send(conns, Message(command, params, client.source, sent_tags)))
+        if msgid is not None:
+            entry = HistoryEntry(now_ms, msgid, key, name, client.source, command, text, readers)
+            history.record(state, entry)
+
+
+def _targets(
+    state: ServerState, client: Client, message: Message, quiet: bool
+) -> Iterable[str] | None:
+    """The distinct targets of ``message`` (compared as names are), or None if it is invalid."""
+    out = state.replies
+    command = message.command
+    if not message.params or not message.params[0]:
+        if not quiet:
+            out.numeric(client, rpl.ERR_NORECIPIENT, f"No recipient given ({command})")
+        return None
+    if command != "TAGMSG" and not message.param(1):
+        if not quiet:
+            out.numeric(client, rpl.ERR_NOTEXTTOSEND, "No text to send")
+        return None
+    targets = message.params[0].split(",")
+    if len(targets) > MAX_TARGETS:
+        if not quiet:
+            out.numeric(client, rpl.ERR_TOOMANYTARGETS, message.params[0], "Too many targets")
+        return None
+    unique: dict[str, str] = {}  # one delivery per target
+    for target in targets:
+        unique.setdefault(casefold(target), target)
+    return unique.values()
+
+
+_Route = tuple[str, "Iterable[ConnId]", str, "tuple[str, str] | None"]
+
+
+def _route(
+    state: ServerState, client: Client, command: str, target: str, quiet: bool
+) -> _Route | None:
+    """Where a message to ``target`` goes: (name as shown, recipients, history key, readers).
+
+    None when it goes nowhere, after telling the sender why (unless ``quiet``).
+    """
+    out = state.replies
+    echo = "echo-message" in client.caps
+    if is_channel(target):
+        channel = state.network.channel(target)
+        if channel is None:
+            if not quiet:
+                out.numeric(client, rpl.ERR_NOSUCHNICK, target, "No such nick/channel")
+            return None
+        if not _may_speak(client, channel):
+            if not quiet:
+                out.numeric(
+                    client, rpl.ERR_CANNOTSENDTOCHAN, channel.name, "Cannot send to channel"
+                )
+            return None
+        # The echo goes to the sender even when it is not a member (-n).
+        recipients: Iterable[ConnId] = (
+            *(conn for conn in channel.members if conn != client.conn),
+            *((client.conn,) if echo else ()),
+        )
+        return channel.name, recipients, casefold(channel.name), None
+    peer = state.network.user(target)
+    if peer is None:
+        if not quiet:
+            out.numeric(client, rpl.ERR_NOSUCHNICK, target, "No such nick/channel")
+        return None
+    if peer.away is not None and command == "PRIVMSG":
+        out.numeric(client, rpl.RPL_AWAY, peer.nick, peer.away)
+    recipients = (peer.conn, client.conn) if echo and peer is not client else (peer.conn,)
+    return (
+        peer.nick,
+        recipients,
+        private_key(client.nick, peer.nick),
+        (client.session, peer.session),
+    )
+
+
+def _may_speak(client: Client, channel: Channel) -> bool:
+    status = channel.members.get(client.conn)
+    if status is None:
+        return "n" not in channel.modes and "m" not in channel.modes
+    return "m" not in channel.modes or bool(status)

@@ -1,0 +1,92 @@
+"""What the state asks the server to do: the effects its methods return, in order.
+
+The state never does I/O. It returns :class:`Send` (one message, serialized
+once per tag variant, for a tuple of connections), :class:`Close` (send
+``ERROR`` and hang up), :class:`Record` (save a message in the history),
+:class:`Ask` (a question for a service outside — the history store today,
+password checks and cluster claims later — answered with
+:meth:`~.machine.ServerState.answer`) and :class:`Schedule` (call
+:meth:`~.machine.ServerState.timer` back after a delay).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, NewType
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from .._history.records import HistoryEntry, HistoryQuery
+    from .._irc.wire import Message
+
+__all__ = ["Ask", "Close", "ConnId", "Effect", "Question", "Record", "Schedule", "Send", "Timer"]
+
+#: A connection, for as long as it lasts; never a nickname (nicknames change).
+ConnId = NewType("ConnId", int)
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Deliver ``message`` to every connection in ``targets``.
+
+    The fan-out passes on only the tags each recipient negotiated; with
+    ``exact_tags`` the state has already chosen them (history for one client,
+    where ``batch`` goes with the ``batch`` capability).
+    """
+
+    targets: tuple[ConnId, ...]
+    message: Message
+    exact_tags: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """Send ``ERROR :reason`` to ``conn`` after what is queued, then hang up."""
+
+    conn: ConnId
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """Save ``entry`` in the chat history; the server's writer does it off the hot path."""
+
+    entry: HistoryEntry
+
+
+#: Questions a service answers; each kind grows this union (password checks, claims).
+Question: TypeAlias = "HistoryQuery"
+
+
+@dataclass(frozen=True, slots=True)
+class Ask:
+    """Put ``question`` to the service for it, on behalf of ``conn``.
+
+    Only ``conn`` waits for the answer (its reader, between two of its lines);
+    the room goes on. The answer comes back through
+    :meth:`~.machine.ServerState.answer`, or
+    :meth:`~.machine.ServerState.unanswered` when the service failed.
+    """
+
+    conn: ConnId
+    question: Question
+
+
+@dataclass(frozen=True, slots=True)
+class Timer:
+    """A timer the state set: ``kind`` says what it is for, on which connection."""
+
+    conn: ConnId
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """Call :meth:`~.machine.ServerState.timer` with ``timer`` in ``delay`` seconds."""
+
+    delay: float
+    timer: Timer
+
+
+Effect: TypeAlias = "Send | Close | Record | Ask | Schedule"
