@@ -38,7 +38,6 @@ from triochat._state.advertised import VERSION, capabilities
 from triochat._state.effects import Close, ConnId, Schedule, Send
 from triochat._state.machine import ServerState
 from triochat._state.model import PeerInfo
-from triochat._version import SERVER_VERSION as VERSION
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

@@ -104,6 +104,8 @@ class History:
         self._max_age = max_age
         self._max_per_key = max_per_key
         self._prune_interval = prune_interval
+        #: Set when a reload changes the limits, to apply them without waiting.
+        self._retention_changed = trio.Event()
         self._clock = clock
         self._writer_scope = trio.CancelScope()
         #: Cancelled to save the group gathering now rather than at its deadline.
@@ -173,8 +175,7 @@ class History:
         async with trio.open_nursery() as nursery:
             writer_done = trio.Event()
             await nursery.start(self._write_loop, writer_done)
-            if self._max_age is not None or self._max_per_key is not None:
-                nursery.start_soon(self._prune_loop)
+            nursery.start_soon(self._prune_loop)
             try:
                 yield
             finally:
@@ -264,9 +265,19 @@ class History:
         while self._settled < accepted:
             await self._progress.wait()
 
+    def retain(self, max_age: float | None, max_per_key: int | None) -> None:
+        """Change the retention limits (a reload); they are applied at once, then as usual."""
+        if (max_age, max_per_key) != (self._max_age, self._max_per_key):
+            self._max_age, self._max_per_key = max_age, max_per_key
+            self._retention_changed.set()
+
     async def _prune_loop(self) -> None:
         """Apply retention now and then; a pruning failure is logged once and retried later."""
         while True:
+            self._retention_changed = trio.Event()
+            if self._max_age is None and self._max_per_key is None:
+                await self._retention_changed.wait()  # nothing to apply until a reload sets one
+                continue
             cutoff = None
             if self._max_age is not None:
                 cutoff = milliseconds(self._clock() - self._max_age)
@@ -279,7 +290,8 @@ class History:
                 self._pruning.recovered()
                 if deleted:
                     log.info("retention removed %d message(s)", deleted)
-            await trio.sleep(self._prune_interval)
+            with trio.move_on_after(self._prune_interval):
+                await self._retention_changed.wait()
 
     async def _call(self, work: Callable[[], T], *, interruptible: bool = False) -> T:
         """Run one database call under the limiter: in a worker thread, or inline.

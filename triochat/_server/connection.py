@@ -232,7 +232,8 @@ class Connection:
 
     def _excess_flood(self, why: str) -> bool:
         """Disconnect a flooding client, saying which limit it passed; True (must end)."""
-        log.info("connection %d: Excess Flood (%s)", self.conn, why)
+        context = {"conn": self.conn, "address": self.client.host, "nick": self.client.nick}
+        log.info("connection %d: Excess Flood (%s)", self.conn, why, extra=context)
         self.quit_reason = "Excess Flood"
         self.close(f"Closing link: Excess Flood ({why})")
         return True

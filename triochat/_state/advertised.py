@@ -8,11 +8,11 @@ advertised is exactly what is supported.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Final, Literal
 
 from .._irc.modes import ModeSyntax
 from .._irc.names import CASEMAPPING, CHANNEL_PREFIXES, MAX_CHANNEL_LENGTH, MAX_NICK_LENGTH
+from .._version import SERVER_VERSION
 
 if TYPE_CHECKING:
     from .._config import ServerConfig
@@ -33,15 +33,8 @@ __all__ = [
 ]
 
 
-def _version() -> str:
-    try:
-        return f"triochat-{version('triochat')}"
-    except PackageNotFoundError:  # running from a source tree that was never installed
-        return "triochat-unknown"
-
-
 #: The version string of 002, 004 and VERSION, from the package metadata.
-VERSION: Final = _version()
+VERSION: Final = SERVER_VERSION
 
 #: Capabilities offered when every feature is on; see :func:`capabilities`.
 _CAPABILITIES: Final = frozenset(
