@@ -47,6 +47,7 @@ from .._irc.wire import (
     parse,
     serialize,
 )
+from .._ops.metrics import Metrics
 from .._state.machine import Client, Close, ConnId, Effect, Query, Record, Send, ServerState
 from .fanout import Flusher, Outbox
 from .flood import TokenBucket
@@ -159,6 +160,12 @@ class ChatServer:
                 max_age=config.history_max_age,
                 max_per_key=config.history_max_per_channel,
             )
+        #: Counters for /metrics; the hooks below are the lines marked "metrics".
+        self.metrics = Metrics()
+        if self.history is not None:
+            self.history.observe_write = self.metrics.history_write_seconds.observe
+        #: Accepting connections now (readiness): from listening until shutdown.
+        self.accepting = False
         self._members: dict[ConnId, _Member] = {}
         self._ids = itertools.count(1)
         #: Writes out what was delivered, once per scheduling round.
@@ -224,11 +231,15 @@ class ChatServer:
                         )
                     )
                     log.info("serving on %d listener(s)", len(listeners))
+                    self.accepting = True
                     task_status.started(self)
-                    if shutdown_trigger is None:
-                        await trio.sleep_forever()
-                    else:
-                        await shutdown_trigger()
+                    try:
+                        if shutdown_trigger is None:
+                            await trio.sleep_forever()
+                        else:
+                            await shutdown_trigger()
+                    finally:
+                        self.accepting = False
                     acceptors.cancel_scope.cancel()
                 log.info("shutting down: closing %d connection(s)", len(self._members))
                 for member in list(self._members.values()):
@@ -318,6 +329,7 @@ class ChatServer:
         conn = ConnId(next(self._ids))
         self.state.connect(conn, peer)
         member = _Member(self.state.clients[conn], trio.CancelScope())
+        self.metrics.connection_opened(peer)  # metrics
         member.outbox = Outbox(
             stream,
             self._flusher,
@@ -348,6 +360,9 @@ class ChatServer:
             member.outbox.abandon()
             reason = member.quit_reason or "Connection closed"
             self._members.pop(conn, None)
+            # metrics: a client that sent QUIT is already gone from the state
+            quit = conn not in self.state.clients
+            self.metrics.connection_closed(peer, member.quit_reason, quit=quit)
             try:
                 self._apply(self.state.disconnect(conn, reason))
                 self._flush()
@@ -483,6 +498,7 @@ class ChatServer:
             now = trio.current_time()
             delay = bucket.take(now)
             if delay:
+                self.metrics.flood_delays += 1  # metrics
                 lag = bucket.lag(now, len(queue))
                 if lag > self.config.flood_max_lag:
                     limit = self.config.flood_max_lag
@@ -508,19 +524,27 @@ class ChatServer:
         """Handle these lines in order; True when the connection must close."""
         state = self.state
         conn = member.conn
+        metrics = self.metrics
+        registered = member.client.registered
         for line in lines:
             effects: list[Effect]
             if line is LINE_TOO_LONG:
+                metrics.messages_in["invalid"] += 1  # metrics
                 effects = state.reject(conn, LineTooLong("line too long"))
             else:
                 try:
                     message = parse(line)
                 except RemoteProtocolError as error:
+                    metrics.messages_in["invalid"] += 1  # metrics
                     effects = state.reject(conn, error)
                 else:
+                    metrics.message_in(message.command)  # metrics
                     effects = state.handle(conn, message)
             for query in self._apply(effects):
                 await self._answer(member, query)
+            if not registered and member.client.registered:
+                registered = True
+                metrics.registrations += 1  # metrics
             if member.closing:
                 return True
         return False
@@ -565,6 +589,7 @@ class ChatServer:
         variants: list[bytes | None] = [None, None, None, None]
         if send.exact_tags:  # tags already chosen for the recipient: one variant for all
             variants = [serialize(message)] * 4
+        delivered = size = 0  # metrics
         for conn in send.targets:
             member = members.get(conn)
             if member is None:
@@ -577,6 +602,9 @@ class ChatServer:
                     message, client.wants_time, client.wants_tags
                 )
             member.outbox.put(data)
+            delivered += 1  # metrics
+            size += len(data)  # metrics
+        self.metrics.delivered(message.command, delivered, size)  # metrics
 
     def _flush(self) -> None:
         """Write out what was delivered now, not at the end of the round (for closing)."""

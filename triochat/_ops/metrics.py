@@ -1,0 +1,396 @@
+"""Prometheus metrics: plain integers on the hot path, text exposition format on scrape.
+
+Why hand-written rather than ``prometheus-client``: its ``Counter.inc()``
+takes a lock and walks a labels lookup on every call, and the busiest counter
+here (deliveries) moves once per recipient of every message. Here a hot-path
+update is an attribute or dict-slot increment on :class:`Metrics` (a few tens
+of nanoseconds; trio runs the server in one thread, so no lock is needed),
+and everything else (gauges, process numbers) is read only when scraped. The
+text format (version 0.0.4) is small and stable; the tests parse our output
+with ``prometheus_client``'s own parser, so the format stays honest without a
+runtime dependency.
+
+Label values come from fixed sets declared here (transport kinds, message
+kinds, disconnect reasons): never a nickname, channel or address, so the
+number of series stays the same however many users and channels there are.
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+import resource
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Final
+
+from .._server.stats import live_task_count, rss_kib
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+    from .._server.server import ChatServer
+    from .._state.model import PeerInfo
+
+__all__ = ["CONTENT_TYPE", "Family", "Histogram", "Metrics", "exposition", "render"]
+
+#: What ``/metrics`` answers with: the classic text format every scraper reads.
+CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
+
+#: Commands counted under their own kind; any other command is "other".
+_COMMAND_KINDS: Final[Mapping[str, str]] = {
+    "PRIVMSG": "privmsg",
+    "NOTICE": "notice",
+    "TAGMSG": "tagmsg",
+    "JOIN": "join",
+    "PART": "part",
+    "QUIT": "quit",
+    "NICK": "nick",
+    "PING": "ping",
+    "PONG": "ping",
+    "CAP": "registration",
+    "USER": "registration",
+    "PASS": "registration",
+    "AUTHENTICATE": "registration",
+    "CHATHISTORY": "chathistory",
+    "MODE": "mode",
+    "TOPIC": "topic",
+    "KICK": "kick",
+}
+#: Every kind of message counted: the commands above, numerics, other, invalid lines.
+MESSAGE_KINDS: Final = (*sorted(set(_COMMAND_KINDS.values())), "numeric", "other", "invalid")
+#: Why connections end, as a small fixed set (see :func:`disconnect_reason`).
+DISCONNECT_REASONS: Final = (
+    "quit",
+    "ping_timeout",
+    "registration_timeout",
+    "sendq",
+    "flood",
+    "kill",
+    "error",
+    "closed",
+)
+TRANSPORTS: Final = ("tcp", "tls", "websocket", "memory")
+#: Seconds; SQLite commits of a batch take from tens of microseconds to a disk's worst.
+WRITE_BUCKETS: Final = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0)
+
+
+def command_kind(command: str) -> str:
+    """The bounded label for an IRC command (``PRIVMSG`` → ``privmsg``, ``001`` → ``numeric``)."""
+    kind = _COMMAND_KINDS.get(command)
+    if kind is not None:
+        return kind
+    return "numeric" if command.isdigit() else "other"
+
+
+def disconnect_reason(quit_reason: str | None, *, quit: bool) -> str:
+    """Map the server's free-text reason for a disconnection to :data:`DISCONNECT_REASONS`.
+
+    ``quit`` says the client left with ``QUIT`` (the state had already let it go).
+    """
+    if quit:
+        return "quit"
+    if quit_reason is None:
+        return "closed"
+    if quit_reason.startswith("Ping timeout"):
+        return "ping_timeout"
+    if quit_reason.startswith("Registration timed out"):
+        return "registration_timeout"
+    if quit_reason.startswith("SendQ"):
+        return "sendq"
+    if quit_reason.startswith(("Excess Flood", "RecvQ")):
+        return "flood"
+    if quit_reason.startswith("Killed"):
+        return "kill"
+    if quit_reason.startswith("Connection reset"):
+        return "closed"
+    return "error"
+
+
+class Histogram:
+    """Observations counted into fixed buckets (cumulative only when rendered)."""
+
+    __slots__ = ("bounds", "count", "counts", "total")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)  # the last one is +Inf
+        self.count = 0
+        self.total = 0.0
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect.bisect_left(self.bounds, value)] += 1
+        self.count += 1
+        self.total += value
+
+
+class Metrics:
+    """What the server counts as it goes; see :func:`exposition` for the rest.
+
+    The server updates these directly (``metrics.flood_delays += 1``); the
+    methods are for updates that need a label looked up.
+    """
+
+    __slots__ = (
+        "accepted",
+        "bytes_out",
+        "closed",
+        "deliveries",
+        "disconnections",
+        "flood_delays",
+        "history_write_seconds",
+        "logins",
+        "messages_in",
+        "registrations",
+        "started",
+    )
+
+    def __init__(self) -> None:
+        self.started = time.time()
+        #: Connections accepted and ended, by (transport, encrypted).
+        self.accepted: dict[tuple[str, bool], int] = {}
+        self.closed: dict[tuple[str, bool], int] = {}
+        self.registrations = 0
+        self.messages_in = dict.fromkeys(MESSAGE_KINDS, 0)
+        self.deliveries = dict.fromkeys(MESSAGE_KINDS, 0)
+        #: Bytes queued for clients (what the kernel is asked to send).
+        self.bytes_out = 0
+        self.disconnections = dict.fromkeys(DISCONNECT_REASONS, 0)
+        self.flood_delays = 0
+        #: Account logins by result; stays at 0 until accounts exist.
+        self.logins = {"ok": 0, "failed": 0}
+        self.history_write_seconds = Histogram(WRITE_BUCKETS)
+
+    def connection_opened(self, peer: PeerInfo) -> None:
+        key = (peer.kind, peer.secure)
+        self.accepted[key] = self.accepted.get(key, 0) + 1
+
+    def connection_closed(self, peer: PeerInfo, quit_reason: str | None, *, quit: bool) -> None:
+        key = (peer.kind, peer.secure)
+        self.closed[key] = self.closed.get(key, 0) + 1
+        self.disconnections[disconnect_reason(quit_reason, quit=quit)] += 1
+
+    def message_in(self, command: str) -> None:
+        self.messages_in[command_kind(command)] += 1
+
+    def delivered(self, command: str, count: int, size: int) -> None:
+        """``count`` copies of one ``command`` message, ``size`` bytes in all, were queued."""
+        self.deliveries[command_kind(command)] += count
+        self.bytes_out += size
+
+
+@dataclass
+class Family:
+    """One metric: its name, type, help and samples (labels, value)."""
+
+    name: str
+    kind: str
+    help: str
+    samples: list[tuple[dict[str, str], float]] = field(default_factory=list)
+
+
+def render(families: Iterable[Family]) -> str:
+    """The Prometheus text exposition format (0.0.4) of ``families``."""
+    lines: list[str] = []
+    for family in families:
+        lines.append(f"# HELP {family.name} {family.help}")
+        lines.append(f"# TYPE {family.name} {family.kind}")
+        for labels, value in family.samples:
+            name = family.name
+            if "__name__" in labels:  # histogram parts: _bucket, _sum, _count
+                labels = dict(labels)
+                name += labels.pop("__name__")
+            text = ",".join(f'{key}="{value}"' for key, value in labels.items())
+            lines.append(
+                f"{name}{{{text}}} {_number(value)}" if text else f"{name} {_number(value)}"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def _number(value: float) -> str:
+    if isinstance(value, int) or value.is_integer():
+        return str(int(value))
+    return repr(value)
+
+
+def _histogram(name: str, help: str, histogram: Histogram) -> Family:
+    family = Family(name, "histogram", help)
+    running = 0
+    for bound, count in zip((*histogram.bounds, float("inf")), histogram.counts, strict=True):
+        running += count
+        le = "+Inf" if bound == float("inf") else repr(bound)
+        family.samples.append(({"__name__": "_bucket", "le": le}, running))
+    family.samples.append(({"__name__": "_sum"}, histogram.total))
+    family.samples.append(({"__name__": "_count"}, histogram.count))
+    return family
+
+
+def _by(label: str, counts: Mapping[str, int]) -> list[tuple[dict[str, str], float]]:
+    return [({label: key}, value) for key, value in counts.items()]
+
+
+def _connections(metrics: Metrics) -> tuple[Family, Family]:
+    open_now = Family(
+        "triochat_connections", "gauge", "Connections open now, by transport and encryption."
+    )
+    accepted = Family(
+        "triochat_connections_accepted_total",
+        "counter",
+        "Connections admitted since the start, by transport and encryption.",
+    )
+    for transport in TRANSPORTS:
+        for secure in (False, True):
+            labels = {"transport": transport, "tls": "true" if secure else "false"}
+            opened = metrics.accepted.get((transport, secure), 0)
+            open_now.samples.append((labels, opened - metrics.closed.get((transport, secure), 0)))
+            accepted.samples.append((labels, opened))
+    return open_now, accepted
+
+
+def counter_families(metrics: Metrics) -> list[Family]:
+    """The counters the server keeps in ``metrics``."""
+    return [
+        *_connections(metrics),
+        Family(
+            "triochat_registrations_total",
+            "counter",
+            "Clients that completed registration (NICK and USER accepted).",
+            [({}, metrics.registrations)],
+        ),
+        Family(
+            "triochat_messages_received_total",
+            "counter",
+            "Lines received from clients, by command kind.",
+            _by("kind", metrics.messages_in),
+        ),
+        Family(
+            "triochat_deliveries_total",
+            "counter",
+            "Messages queued for clients (one per recipient), by command kind.",
+            _by("kind", metrics.deliveries),
+        ),
+        Family(
+            "triochat_sent_bytes_total",
+            "counter",
+            "Bytes of messages queued for clients.",
+            [({}, metrics.bytes_out)],
+        ),
+        Family(
+            "triochat_disconnections_total",
+            "counter",
+            "Connections that ended, by reason.",
+            _by("reason", metrics.disconnections),
+        ),
+        Family(
+            "triochat_flood_delays_total",
+            "counter",
+            "Times flood control made a client's commands wait.",
+            [({}, metrics.flood_delays)],
+        ),
+        Family(
+            "triochat_account_logins_total",
+            "counter",
+            "Account logins, by result.",
+            _by("result", metrics.logins),
+        ),
+        _histogram(
+            "triochat_history_write_seconds",
+            "Time to save one batch of history to the database.",
+            metrics.history_write_seconds,
+        ),
+    ]
+
+
+def server_families(server: ChatServer) -> list[Family]:
+    """What the server knows right now: clients, channels, refusals, the history queue."""
+    state = server.state
+    registered = sum(1 for client in state.clients.values() if client.registered)
+    history = server.history
+    families = [
+        Family("triochat_clients", "gauge", "Registered clients.", [({}, registered)]),
+        Family("triochat_channels", "gauge", "Channels that exist.", [({}, len(state.channels))]),
+        Family(
+            "triochat_connections_refused_total",
+            "counter",
+            "Connections refused by max-clients or max-per-ip.",
+            [({}, server.refused_count)],
+        ),
+        Family(
+            "triochat_history_queue_depth",
+            "gauge",
+            "Messages waiting to be saved to the history database.",
+            [({}, history.queue_depth if history is not None else 0)],
+        ),
+        Family(
+            "triochat_history_saved_total",
+            "counter",
+            "Messages saved to the history database.",
+            [({}, history.saved if history is not None else 0)],
+        ),
+        Family(
+            "triochat_history_lost_total",
+            "counter",
+            "Messages that could not be saved (database failing, queue full).",
+            [({}, history.lost if history is not None else 0)],
+        ),
+    ]
+    try:
+        tasks = live_task_count()
+    except RuntimeError:  # scraped from outside trio (a test, another framework)
+        pass
+    else:
+        families.append(Family("triochat_tasks", "gauge", "Trio tasks alive.", [({}, tasks)]))
+    return families
+
+
+def _open_files() -> int:
+    try:
+        return len(os.listdir("/proc/self/fd"))
+    except OSError:
+        return 0
+
+
+def process_families(started: float) -> list[Family]:
+    """The process's own numbers, under the names every Prometheus dashboard knows."""
+    cpu = os.times()
+    return [
+        Family(
+            "process_resident_memory_bytes",
+            "gauge",
+            "Resident memory size in bytes.",
+            [({}, rss_kib() * 1024)],
+        ),
+        Family("process_open_fds", "gauge", "Open file descriptors.", [({}, _open_files())]),
+        Family(
+            "process_max_fds",
+            "gauge",
+            "The open-file limit.",
+            [({}, resource.getrlimit(resource.RLIMIT_NOFILE)[0])],
+        ),
+        Family(
+            "process_cpu_seconds_total",
+            "counter",
+            "User and system CPU time spent.",
+            [({}, cpu.user + cpu.system)],
+        ),
+        Family(
+            "process_start_time_seconds",
+            "gauge",
+            "When the server started, in seconds since the epoch.",
+            [({}, started)],
+        ),
+        Family(
+            "triochat_uptime_seconds",
+            "gauge",
+            "Seconds since the server started.",
+            [({}, max(0.0, time.time() - started))],
+        ),
+    ]
+
+
+def exposition(server: ChatServer) -> str:
+    """Everything about ``server`` and this process, in the text exposition format."""
+    metrics = server.metrics
+    return render(
+        [*counter_families(metrics), *server_families(server), *process_families(metrics.started)]
+    )
