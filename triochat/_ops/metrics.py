@@ -59,6 +59,8 @@ _COMMAND_KINDS: Final[Mapping[str, str]] = {
 }
 #: Every kind of message counted: the commands above, numerics, other, invalid lines.
 MESSAGE_KINDS: Final = (*sorted(set(_COMMAND_KINDS.values())), "numeric", "other", "invalid")
+#: Kinds of messages sent: every kind but invalid lines.
+DELIVERY_KINDS: Final = tuple(kind for kind in MESSAGE_KINDS if kind != "invalid")
 #: Why connections end, as a small fixed set (see :func:`disconnect_reason`).
 DISCONNECT_REASONS: Final = (
     "quit",
@@ -70,7 +72,14 @@ DISCONNECT_REASONS: Final = (
     "error",
     "closed",
 )
-TRANSPORTS: Final = ("tcp", "tls", "websocket", "memory")
+#: (transport, encrypted) pairs that exist: always shown, even at 0.
+TRANSPORTS: Final = (
+    ("tcp", False),
+    ("tls", True),
+    ("websocket", False),
+    ("websocket", True),
+    ("memory", False),
+)
 #: Seconds; SQLite commits of a batch take from tens of microseconds to a disk's worst.
 WRITE_BUCKETS: Final = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0)
 
@@ -152,7 +161,7 @@ class Metrics:
         self.closed: dict[tuple[str, bool], int] = {}
         self.registrations = 0
         self.messages_in = dict.fromkeys(MESSAGE_KINDS, 0)
-        self.deliveries = dict.fromkeys(MESSAGE_KINDS, 0)
+        self.deliveries = dict.fromkeys(DELIVERY_KINDS, 0)
         #: Bytes queued for clients (what the kernel is asked to send).
         self.bytes_out = 0
         self.disconnections = dict.fromkeys(DISCONNECT_REASONS, 0)
@@ -238,12 +247,12 @@ def _connections(metrics: Metrics) -> tuple[Family, Family]:
         "counter",
         "Connections admitted since the start, by transport and encryption.",
     )
-    for transport in TRANSPORTS:
-        for secure in (False, True):
-            labels = {"transport": transport, "tls": "true" if secure else "false"}
-            opened = metrics.accepted.get((transport, secure), 0)
-            open_now.samples.append((labels, opened - metrics.closed.get((transport, secure), 0)))
-            accepted.samples.append((labels, opened))
+    seen = [key for key in metrics.accepted if key not in TRANSPORTS]  # kinds are a Literal
+    for transport, secure in (*TRANSPORTS, *seen):
+        labels = {"transport": transport, "tls": "true" if secure else "false"}
+        opened = metrics.accepted.get((transport, secure), 0)
+        open_now.samples.append((labels, opened - metrics.closed.get((transport, secure), 0)))
+        accepted.samples.append((labels, opened))
     return open_now, accepted
 
 
