@@ -116,7 +116,7 @@ class OpsEndpoint:
             try:
                 request = await _receive_request(stream, connection)
             except h11.RemoteProtocolError as error:
-                if connection.our_state is h11.SEND_RESPONSE:
+                if connection.our_state in (h11.IDLE, h11.SEND_RESPONSE):
                     await _send(stream, connection, _text(error.error_status_hint, "bad request\n"))
                 return False
             if request is None:
