@@ -142,7 +142,6 @@ class Metrics:
 
     __slots__ = (
         "accepted",
-        "bytes_out",
         "closed",
         "deliveries",
         "disconnections",
@@ -161,9 +160,8 @@ class Metrics:
         self.closed: dict[tuple[str, bool], int] = {}
         self.registrations = 0
         self.messages_in = dict.fromkeys(MESSAGE_KINDS, 0)
-        self.deliveries = dict.fromkeys(DELIVERY_KINDS, 0)
-        #: Bytes queued for clients (what the kernel is asked to send).
-        self.bytes_out = 0
+        #: Messages queued for clients, by command (the server only sends a bounded set).
+        self.deliveries: dict[str, int] = {}
         self.disconnections = dict.fromkeys(DISCONNECT_REASONS, 0)
         self.flood_delays = 0
         #: Account logins by result; stays at 0 until accounts exist.
@@ -182,10 +180,10 @@ class Metrics:
     def message_in(self, command: str) -> None:
         self.messages_in[command_kind(command)] += 1
 
-    def delivered(self, command: str, count: int, size: int) -> None:
-        """``count`` copies of one ``command`` message, ``size`` bytes in all, were queued."""
-        self.deliveries[command_kind(command)] += count
-        self.bytes_out += size
+    def delivered(self, command: str, count: int) -> None:
+        """``count`` copies of one ``command`` message were queued (kinds are found on scrape)."""
+        deliveries = self.deliveries
+        deliveries[command] = deliveries.get(command, 0) + count
 
 
 @dataclass
@@ -256,6 +254,13 @@ def _connections(metrics: Metrics) -> tuple[Family, Family]:
     return open_now, accepted
 
 
+def _delivery_kinds(by_command: Mapping[str, int]) -> dict[str, int]:
+    kinds = dict.fromkeys(DELIVERY_KINDS, 0)
+    for command, count in by_command.items():
+        kinds[command_kind(command)] += count
+    return kinds
+
+
 def counter_families(metrics: Metrics) -> list[Family]:
     """The counters the server keeps in ``metrics``."""
     return [
@@ -276,13 +281,7 @@ def counter_families(metrics: Metrics) -> list[Family]:
             "triochat_deliveries_total",
             "counter",
             "Messages queued for clients (one per recipient), by command kind.",
-            _by("kind", metrics.deliveries),
-        ),
-        Family(
-            "triochat_sent_bytes_total",
-            "counter",
-            "Bytes of messages queued for clients.",
-            [({}, metrics.bytes_out)],
+            _by("kind", _delivery_kinds(metrics.deliveries)),
         ),
         Family(
             "triochat_disconnections_total",
@@ -318,6 +317,12 @@ def server_families(server: ChatServer) -> list[Family]:
     families = [
         Family("triochat_clients", "gauge", "Registered clients.", [({}, registered)]),
         Family("triochat_channels", "gauge", "Channels that exist.", [({}, len(state.channels))]),
+        Family(
+            "triochat_sent_bytes_total",
+            "counter",
+            "Bytes written (or handed to writer tasks) for clients.",
+            [({}, server.bytes_sent)],
+        ),
         Family(
             "triochat_connections_refused_total",
             "counter",
