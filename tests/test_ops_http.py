@@ -8,6 +8,7 @@ and ``triochat serve --metrics-port 0`` as a real process.
 from __future__ import annotations
 
 import re
+import socket
 
 import pytest
 import trio
@@ -16,6 +17,7 @@ from harness import MemoryListener, ServerHarness, config
 from processes import serve as serve_process
 from test_ops_metrics import http_get, parse
 
+from triochat._cli.main import main
 from triochat._history.store import HistoryStore
 from triochat._ops import http as ops_http
 from triochat._ops.http import OpsEndpoint, serve_ops
@@ -197,3 +199,23 @@ async def test_serve_with_metrics_port_prints_the_url_and_serves_it() -> None:
                 assert samples["triochat_connections", tcp] == 1
             assert (await http_get(port, "/readyz"))[0] == 200
         assert await server.stop() == 0
+
+
+def test_a_metrics_port_in_use_is_one_clear_line_and_exit_1(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code = main(["serve", "--port", "0", "--no-history", "--metrics-port", str(port)])
+    assert code == 1
+    assert f"cannot serve metrics on 127.0.0.1:{port}: Address already in use" in (
+        capsys.readouterr().err
+    )
+
+
+@pytest.mark.parametrize("port", ["-1", "65536"])
+def test_a_metrics_port_out_of_range_exits_2(port: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--no-history", "--metrics-port", port]) == 2
+    assert "--metrics-port must be between 0 and 65535" in capsys.readouterr().err

@@ -425,15 +425,22 @@ async def run_server(
         server = ChatServer(config, store=store)
         try:
             listeners = await open_listeners(host, port, tls_port, tls_context)
-            if metrics_address is not None:
-                ops = await open_ops_listeners(*metrics_address)
         except OSError as error:
             print(f"triochat: cannot listen on {host}: {error.strerror}", file=sys.stderr)
             nursery.cancel_scope.cancel()
             return 1
+        try:
+            ops = await open_ops_listeners(*metrics_address) if metrics_address else []
+        except OSError as error:
+            where = "{}:{}".format(*metrics_address) if metrics_address else ""
+            print(f"triochat: cannot serve metrics on {where}: {error.strerror}", file=sys.stderr)
+            for listener in listeners:
+                await listener.aclose()
+            nursery.cancel_scope.cancel()
+            return 1
         for listener in listeners:
             print(f"triochat: listening on {_describe(listener)}", flush=True)
-        if metrics_address is not None:
+        if ops:
             await nursery.start(serve_ops, OpsEndpoint(server), ops)
             for listener in ops:
                 print(f"triochat: metrics on http://{_address(listener)}/metrics", flush=True)

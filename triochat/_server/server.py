@@ -290,6 +290,8 @@ class ChatServer:
             negotiated = await negotiate(stream, peer, within=self.config.handshake_timeout)
             if negotiated is not None:
                 await self._handle_admitted(stream, negotiated)
+            else:
+                self.metrics.handshake_failures += 1  # metrics
         finally:
             self._open -= 1
             left = self._open_per_host[host] - 1
