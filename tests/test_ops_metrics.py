@@ -19,7 +19,8 @@ from harness import IrcClient, MemoryListener, ServerHarness, config
 from prometheus_client.parser import text_string_to_metric_families
 
 from triochat._ops.http import OpsEndpoint, serve_ops
-from triochat._ops.metrics import CONTENT_TYPE, Histogram, command_kind, disconnect_reason
+from triochat._ops.metrics import command_kind, disconnect_reason
+from triochat._ops.textformat import CONTENT_TYPE, Histogram, histogram_family, render
 from triochat._server.server import ChatServer
 
 if TYPE_CHECKING:
@@ -211,9 +212,7 @@ def test_histogram_buckets_are_cumulative_and_parse() -> None:
     histogram = Histogram((0.01, 0.1))
     for seconds in (0.005, 0.01, 0.05, 2.0):
         histogram.observe(seconds)
-    from triochat._ops.metrics import _histogram, render
-
-    samples = parse(render([_histogram("x_seconds", "a test", histogram)]))
+    samples = parse(render([histogram_family("x_seconds", "a test", histogram)]))
     assert value(samples, "x_seconds_bucket", le="0.01") == 2  # 0.01 itself is "less or equal"
     assert value(samples, "x_seconds_bucket", le="0.1") == 3
     assert value(samples, "x_seconds_bucket", le="+Inf") == 4

@@ -21,7 +21,8 @@ import h11
 import trio
 
 from .health import readiness_problems
-from .metrics import CONTENT_TYPE, exposition
+from .metrics import exposition
+from .textformat import CONTENT_TYPE
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

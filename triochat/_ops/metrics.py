@@ -1,14 +1,15 @@
-"""Prometheus metrics: plain integers on the hot path, text exposition format on scrape.
+"""Prometheus metrics: plain integers on the hot path, text rendered only on scrape.
 
 Why hand-written rather than ``prometheus-client``: its ``Counter.inc()``
-takes a lock and walks a labels lookup on every call, and the busiest counter
-here (deliveries) moves once per recipient of every message. Here a hot-path
-update is an attribute or dict-slot increment on :class:`Metrics` (a few tens
-of nanoseconds; trio runs the server in one thread, so no lock is needed),
-and everything else (gauges, process numbers) is read only when scraped. The
-text format (version 0.0.4) is small and stable; the tests parse our output
-with ``prometheus_client``'s own parser, so the format stays honest without a
-runtime dependency.
+takes a lock and looks up a labelled child on every call, and the counters
+here move on the server's hottest paths: every line received, every message
+fanned out. Here an update is an attribute or dict-slot increment on
+:class:`Metrics` (trio runs the server in one thread, so no lock), made once
+per line and once per fanned-out message, never per recipient (deliveries add
+``len(targets)``; bytes out are added by the flusher once per write). Gauges
+and process numbers are read only when scraped, and :mod:`.textformat` writes
+the text; the tests parse it with ``prometheus_client``'s parser, a test-only
+dependency.
 
 Label values come from fixed sets declared here (transport kinds, message
 kinds, disconnect reasons): never a nickname, channel or address, so the
@@ -17,25 +18,18 @@ number of series stays the same however many users and channels there are.
 
 from __future__ import annotations
 
-import bisect
-import os
-import resource
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
-from .._server.stats import rss_kib
+from .textformat import Family, Histogram, histogram_family, process_families, render
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Mapping
 
     from .._server.server import ChatServer
     from .._state.model import PeerInfo
 
-__all__ = ["CONTENT_TYPE", "Family", "Histogram", "Metrics", "exposition", "render"]
-
-#: What ``/metrics`` answers with: the classic text format every scraper reads.
-CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
+__all__ = ["Metrics", "command_kind", "disconnect_reason", "exposition"]
 
 #: Commands counted under their own kind; any other command is "other".
 _COMMAND_KINDS: Final[Mapping[str, str]] = {
@@ -116,23 +110,6 @@ def disconnect_reason(quit_reason: str | None, *, quit: bool) -> str:
     return "error"
 
 
-class Histogram:
-    """Observations counted into fixed buckets (cumulative only when rendered)."""
-
-    __slots__ = ("bounds", "count", "counts", "total")
-
-    def __init__(self, bounds: tuple[float, ...]) -> None:
-        self.bounds = bounds
-        self.counts = [0] * (len(bounds) + 1)  # the last one is +Inf
-        self.count = 0
-        self.total = 0.0
-
-    def observe(self, value: float) -> None:
-        self.counts[bisect.bisect_left(self.bounds, value)] += 1
-        self.count += 1
-        self.total += value
-
-
 class Metrics:
     """What the server counts as it goes; see :func:`exposition` for the rest.
 
@@ -187,52 +164,6 @@ class Metrics:
         """``count`` copies of one ``command`` message were queued (kinds are found on scrape)."""
         deliveries = self.deliveries
         deliveries[command] = deliveries.get(command, 0) + count
-
-
-@dataclass
-class Family:
-    """One metric: its name, type, help and samples (labels, value)."""
-
-    name: str
-    kind: str
-    help: str
-    samples: list[tuple[dict[str, str], float]] = field(default_factory=list)
-
-
-def render(families: Iterable[Family]) -> str:
-    """The Prometheus text exposition format (0.0.4) of ``families``."""
-    lines: list[str] = []
-    for family in families:
-        lines.append(f"# HELP {family.name} {family.help}")
-        lines.append(f"# TYPE {family.name} {family.kind}")
-        for labels, value in family.samples:
-            name = family.name
-            if "__name__" in labels:  # histogram parts: _bucket, _sum, _count
-                labels = dict(labels)
-                name += labels.pop("__name__")
-            text = ",".join(f'{key}="{value}"' for key, value in labels.items())
-            lines.append(
-                f"{name}{{{text}}} {_number(value)}" if text else f"{name} {_number(value)}"
-            )
-    return "\n".join(lines) + "\n"
-
-
-def _number(value: float) -> str:
-    if isinstance(value, int) or value.is_integer():
-        return str(int(value))
-    return repr(value)
-
-
-def _histogram(name: str, help: str, histogram: Histogram) -> Family:
-    family = Family(name, "histogram", help)
-    running = 0
-    for bound, count in zip((*histogram.bounds, float("inf")), histogram.counts, strict=True):
-        running += count
-        le = "+Inf" if bound == float("inf") else repr(bound)
-        family.samples.append(({"__name__": "_bucket", "le": le}, running))
-    family.samples.append(({"__name__": "_sum"}, histogram.total))
-    family.samples.append(({"__name__": "_count"}, histogram.count))
-    return family
 
 
 def _by(label: str, counts: Mapping[str, int]) -> list[tuple[dict[str, str], float]]:
@@ -310,7 +241,7 @@ def counter_families(metrics: Metrics) -> list[Family]:
             "Account logins, by result.",
             _by("result", metrics.logins),
         ),
-        _histogram(
+        histogram_family(
             "triochat_history_write_seconds",
             "Time to save one batch of history to the database.",
             metrics.history_write_seconds,
@@ -360,51 +291,6 @@ def server_families(server: ChatServer) -> list[Family]:
     # No live task count here: walking the task tree takes ~40 ms per 50,000 tasks, a
     # stall for every client at every scrape (--stats-interval still logs it).
     return families
-
-
-def _open_files() -> int:
-    try:
-        return len(os.listdir("/proc/self/fd"))
-    except OSError:
-        return 0
-
-
-def process_families(started: float) -> list[Family]:
-    """The process's own numbers, under the names every Prometheus dashboard knows."""
-    cpu = os.times()
-    return [
-        Family(
-            "process_resident_memory_bytes",
-            "gauge",
-            "Resident memory size in bytes.",
-            [({}, rss_kib() * 1024)],
-        ),
-        Family("process_open_fds", "gauge", "Open file descriptors.", [({}, _open_files())]),
-        Family(
-            "process_max_fds",
-            "gauge",
-            "The open-file limit.",
-            [({}, resource.getrlimit(resource.RLIMIT_NOFILE)[0])],
-        ),
-        Family(
-            "process_cpu_seconds_total",
-            "counter",
-            "User and system CPU time spent.",
-            [({}, cpu.user + cpu.system)],
-        ),
-        Family(
-            "process_start_time_seconds",
-            "gauge",
-            "When the server started, in seconds since the epoch.",
-            [({}, started)],
-        ),
-        Family(
-            "triochat_uptime_seconds",
-            "gauge",
-            "Seconds since the server started.",
-            [({}, max(0.0, time.time() - started))],
-        ),
-    ]
 
 
 def exposition(server: ChatServer) -> str:
