@@ -60,6 +60,31 @@ def test_readyz_is_503_until_the_server_accepts() -> None:
     assert OpsEndpoint(ChatServer(config())).route("/healthz")[0] == 200
 
 
+async def test_readyz_is_503_once_shutdown_begins(
+    autojump_clock: trio.testing.MockClock, nursery: trio.Nursery
+) -> None:
+    server = ChatServer(config(shutdown_grace=5))
+    endpoint = OpsEndpoint(server)
+    stop = trio.Event()
+    listener = MemoryListener()
+    done = trio.Event()
+
+    async def run() -> None:
+        await server.serve([listener], shutdown_trigger=stop.wait)
+        done.set()
+
+    nursery.start_soon(run)
+    with trio.fail_after(10):
+        harness = ServerHarness(server, listener)
+        alice = await harness.client("alice")  # keeps the shutdown busy for its grace period
+        assert endpoint.route("/readyz")[0] == 200
+        stop.set()
+        await alice.expect("ERROR")
+        assert endpoint.route("/readyz")[0] == 503  # still closing connections: not ready
+        assert endpoint.route("/healthz")[0] == 200
+        await done.wait()
+
+
 async def test_readyz_is_503_while_the_history_store_fails(
     autojump_clock: trio.testing.MockClock, nursery: trio.Nursery
 ) -> None:
