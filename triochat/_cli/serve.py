@@ -19,7 +19,8 @@ import trio
 from .._config import DEFAULT_MOTD, ServerConfig
 from .._history.store import HistoryError, HistoryStore
 from .._irc.wire import MAX_LINE_BYTES
-from .._server.server import serve
+from .._ops.http import OpsEndpoint, open_ops_listeners, serve_ops
+from .._server.server import ChatServer
 from .._tls import DEFAULT_CERT_DIR, SERVER_FILE, TlsSetupError, server_context
 
 if TYPE_CHECKING:
@@ -227,6 +228,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="store nothing, replay nothing, no CHATHISTORY",
     )
+    metrics = parser.add_argument_group("metrics and health")
+    metrics.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="serve /metrics, /healthz and /readyz over HTTP on this port (0 picks a free one;"
+        " default: off)",
+    )
+    metrics.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        metavar="ADDRESS",
+        help="address of the metrics endpoint (default: %(default)s)",
+    )
     parser.add_argument(
         "--log-level",
         default="INFO",
@@ -396,23 +411,40 @@ async def run_server(
     tls_port: int | None = None,
     tls_context: ssl.SSLContext | None = None,
     store: HistoryStore | None = None,
+    metrics_address: tuple[str, int] | None = None,
 ) -> int:
     """Listen, announce every bound address on stdout, and serve until told to stop.
 
     The server saves its queued history to ``store`` and closes it on the way out.
+    With ``metrics_address`` (host, port), /metrics, /healthz and /readyz are
+    served there too.
     """
     async with trio.open_nursery() as nursery:
         stop = trio.Event()
         await nursery.start(_watch_signals, stop, nursery.cancel_scope)
+        server = ChatServer(config, store=store)
         try:
             listeners = await open_listeners(host, port, tls_port, tls_context)
         except OSError as error:
             print(f"triochat: cannot listen on {host}: {error.strerror}", file=sys.stderr)
             nursery.cancel_scope.cancel()
             return 1
+        try:
+            ops = await open_ops_listeners(*metrics_address) if metrics_address else []
+        except OSError as error:
+            where = "{}:{}".format(*metrics_address) if metrics_address else ""
+            print(f"triochat: cannot serve metrics on {where}: {error.strerror}", file=sys.stderr)
+            for listener in listeners:
+                await listener.aclose()
+            nursery.cancel_scope.cancel()
+            return 1
         for listener in listeners:
             print(f"triochat: listening on {_describe(listener)}", flush=True)
-        await serve(listeners, config, store=store, shutdown_trigger=stop.wait)
+        if ops:
+            await nursery.start(serve_ops, OpsEndpoint(server), ops)
+            for listener in ops:
+                print(f"triochat: metrics on http://{_address(listener)}/metrics", flush=True)
+        await server.serve(listeners, shutdown_trigger=stop.wait)
         nursery.cancel_scope.cancel()
     log.info("stopped")
     return 0
@@ -427,6 +459,9 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, TlsSetupError, HistoryError) as error:
         print(f"triochat serve: {error}", file=sys.stderr)
         return 2
+    if args.metrics_port is not None and not 0 <= args.metrics_port <= 65535:
+        print("triochat serve: --metrics-port must be between 0 and 65535", file=sys.stderr)
+        return 2
     port = args.port if args.port is not None or args.tls else DEFAULT_PORT
     config = fit_file_limit(config, _raise_file_limit())
     try:
@@ -439,6 +474,9 @@ def run(args: argparse.Namespace) -> int:
                 tls_port=args.tls_port if args.tls else None,
                 tls_context=tls_context,
                 store=store,
+                metrics_address=(
+                    None if args.metrics_port is None else (args.metrics_host, args.metrics_port)
+                ),
             )
         )
     finally:

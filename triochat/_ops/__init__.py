@@ -1,0 +1,1 @@
+"""Running the server as a service: metrics, health checks and their HTTP endpoint."""
