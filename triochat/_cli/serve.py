@@ -19,6 +19,7 @@ from .._ops.checks import MIN_QUEUE_BYTES, Invalid
 from .._ops.checks import parse_duration as _parse_duration
 from .._ops.configfile import ConfigError
 from .._ops.filelimit import SPARE_FILES, fit_file_limit, raise_file_limit
+from .._ops.http import OpsEndpoint, open_ops_listeners, serve_ops
 from .._ops.launch import DEFAULT_PORT, Launch, load
 from .._ops.reload import Reloader
 from .._ops.settings import SETTINGS
@@ -226,6 +227,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_false",
         help="store nothing, replay nothing, no CHATHISTORY",
     )
+    metrics = parser.add_argument_group("metrics and health")
+    metrics.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="serve /metrics, /healthz and /readyz over HTTP on this port (0 picks a free one;"
+        " default: off)",
+    )
+    metrics.add_argument(
+        "--metrics-host",
+        metavar="ADDRESS",
+        help=f"address of the metrics endpoint (default: {defaults['metrics_host']})",
+    )
     logs = parser.add_argument_group("logging")
     logs.add_argument(
         "--log-level",
@@ -320,19 +334,32 @@ async def run_server(
 
     The server saves its queued history to ``store`` and closes it on the way
     out. SIGHUP re-reads ``launch.config_file`` (with ``reloader_args``'s flags
-    still winning) and applies what can change without dropping anyone.
+    still winning) and applies what can change without dropping anyone. With
+    ``launch.metrics_port``, /metrics, /healthz and /readyz are served too.
     """
     host, port, tls_port = launch.host, launch.port, launch.tls_port
     async with trio.open_nursery() as nursery:
         stop = trio.Event()
         await nursery.start(_watch_signals, stop, nursery.cancel_scope)
+        server = ChatServer(launch.server, store=store)
         try:
             listeners = await open_listeners(host, port, tls_port, tls)
         except OSError as error:
             print(f"triochat: cannot listen on {host}: {error.strerror}", file=sys.stderr)
             nursery.cancel_scope.cancel()
             return 1
-        server = ChatServer(launch.server, store=store)
+        metrics_address = (
+            None if launch.metrics_port is None else (launch.metrics_host, launch.metrics_port)
+        )
+        try:
+            ops = await open_ops_listeners(*metrics_address) if metrics_address else []
+        except OSError as error:
+            where = "{}:{}".format(*metrics_address) if metrics_address else ""
+            print(f"triochat: cannot serve metrics on {where}: {error.strerror}", file=sys.stderr)
+            for listener in listeners:
+                await listener.aclose()
+            nursery.cancel_scope.cancel()
+            return 1
         if reloader_args is not None:
             adjust = None if file_limit is None else partial(fit_file_limit, file_limit=file_limit)
             reloader = Reloader(server, launch, reloader_args, tls=tls, adjust=adjust)
@@ -340,6 +367,10 @@ async def run_server(
             await nursery.start(reloader.watch)
         for listener in listeners:
             print(f"triochat: listening on {_describe(listener)}", flush=True)
+        if ops:
+            await nursery.start(serve_ops, OpsEndpoint(server), ops)
+            for listener in ops:
+                print(f"triochat: metrics on http://{_address(listener)}/metrics", flush=True)
         await server.serve(listeners, shutdown_trigger=stop.wait)
         nursery.cancel_scope.cancel()
     log.info("stopped")

@@ -54,7 +54,7 @@ class _Trouble:
     """One way of failing: logged clearly the first time, then only counted until it recovers."""
 
     def __init__(self, failure: str, recovery: str) -> None:
-        self._failure = failure
+        self.failure = failure
         self._recovery = recovery
         self.failing = False
         self.lost = 0
@@ -64,7 +64,7 @@ class _Trouble:
             self.failing = True
             log.error(
                 "%s: %s. The chat goes on; further failures are counted, not logged.",
-                self._failure,
+                self.failure,
                 error,
             )
         self.lost += lost
@@ -116,6 +116,8 @@ class History:
         #: Messages saved, and messages lost, since the start.
         self.saved = 0
         self.lost = 0
+        #: Told how many seconds each batch took to save (the server's metrics).
+        self.observe_write: Callable[[float], object] | None = None
         where = store.path
         self._saving = _Trouble(f"cannot save messages to {where}", "saving messages works again")
         self._queueing = _Trouble(
@@ -123,6 +125,19 @@ class History:
         )
         self._reading = _Trouble(f"cannot read {where}", "reading history works again")
         self._pruning = _Trouble(f"cannot prune {where}", "pruning works again")
+
+    @property
+    def queue_depth(self) -> int:
+        """Messages queued and not saved (or given up on) yet."""
+        return self._accepted - self._settled
+
+    @property
+    def trouble(self) -> str | None:
+        """Why saving fails right now (for readiness checks), or None while it works."""
+        for trouble in (self._saving, self._queueing):
+            if trouble.failing:
+                return trouble.failure
+        return None
 
     # -- what the room calls --------------------------------------------------
 
@@ -239,6 +254,7 @@ class History:
             writer_done.set()
 
     async def _save(self, batch: list[HistoryEntry]) -> None:
+        started = time.perf_counter()
         try:
             await self._call(partial(self.store.append_many, batch))
         except Exception as error:  # whatever the database does, the room goes on
@@ -246,6 +262,8 @@ class History:
         else:
             self.saved += len(batch)
             self._saving.recovered()
+            if self.observe_write is not None:
+                self.observe_write(time.perf_counter() - started)
         finally:
             self._settled += len(batch)
             self._progress.set()

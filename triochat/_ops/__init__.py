@@ -1,1 +1,1 @@
-"""Running triochat as a service: config file, live reload, structured logs, backups."""
+"""Running triochat as a service: config file, live reload, logs, backups, metrics and health."""

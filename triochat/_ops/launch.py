@@ -50,8 +50,10 @@ class Launch:
     motd_file: Path | None = None
     log_level: str = "INFO"
     log_format: str = "text"
-    #: Reserved for the metrics listener and the web listener (other parts of the work).
+    #: Where /metrics, /healthz and /readyz are served (no port: not at all).
     metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
+    #: Reserved for the web listener (another part of the work).
     web: dict[str, object] = field(default_factory=dict)
     operators: tuple[Operator, ...] = ()
     #: The config file these settings came from, re-read on reload.
@@ -135,6 +137,7 @@ def resolve(
         log_level=cast("str", values["log_level"]),
         log_format=cast("str", values["log_format"]),
         metrics_port=cast("int | None", values["metrics_port"]),
+        metrics_host=cast("str", values["metrics_host"]),
         web={key: values[key] for key in ("web_port", "web_host", "web_origin", "trusted_proxy")},
         operators=operators,
         config_file=config_file,
@@ -143,7 +146,7 @@ def resolve(
 
 
 #: Settings checked now and used by parts still to come; remove an entry when its part lands.
-RESERVED: Final = ("web_port", "web_host", "web_origin", "trusted_proxy", "metrics_port")
+RESERVED: Final = ("web_port", "web_host", "web_origin", "trusted_proxy")
 
 
 def _reserved(values: dict[str, object], operators: tuple[Operator, ...]) -> list[str]:

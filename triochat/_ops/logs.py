@@ -58,7 +58,7 @@ def configure(level: str, log_format: str = "text", stream: TextIO | None = None
     leaves other handlers (pytest's, an embedding application's) alone.
     """
     global _installed
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler: logging.Handler = logging.StreamHandler(stream) if stream else _StderrHandler()
     handler.setFormatter(
         JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
     )
@@ -71,3 +71,14 @@ def configure(level: str, log_format: str = "text", stream: TextIO | None = None
 
 
 _installed: logging.Handler | None = None
+
+
+class _StderrHandler(logging.Handler):
+    """Writes to ``sys.stderr`` as it is at each record (tests and embedders replace it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+            sys.stderr.flush()
+        except Exception:  # logging must never take the server down
+            self.handleError(record)

@@ -48,8 +48,8 @@ MIN_INTERVAL: Final = 0.25
 def restart_notes(old: Launch, new: Launch) -> list[str]:
     """What changed in ``new`` that only a restart can apply (listeners first)."""
     notes: list[str] = []
-    before = (old.host, old.port, old.tls_port, old.metrics_port, old.web)
-    after = (new.host, new.port, new.tls_port, new.metrics_port, new.web)
+    before = (old.host, old.port, old.tls_port, old.metrics_host, old.metrics_port, old.web)
+    after = (new.host, new.port, new.tls_port, new.metrics_host, new.metrics_port, new.web)
     if before != after:
         notes.append("listener addresses changed: restart needed")
     return notes

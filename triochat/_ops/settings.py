@@ -65,7 +65,7 @@ SECTIONS: Final = {
     "flood": "Flood control: IRC's 'fake lag'. A reload applies it to new connections.",
     "history": "Chat history in SQLite.",
     "logging": "Logs on stderr.",
-    "metrics": "Reserved for the Prometheus metrics listener.",
+    "metrics": "Prometheus metrics and health checks over HTTP (off without a port).",
     "operators": "Reserved for server operators: [[operators]] tables of name and hash.",
     "accounts": "Reserved for accounts; no keys yet.",
     "cluster": "Reserved for cluster mode; no keys yet.",
@@ -74,7 +74,7 @@ SECTIONS: Final = {
 _S = Setting
 _ONE_LINE = f"must be at least {MIN_QUEUE_BYTES} bytes (one line)"
 _NO_LIMIT = "must be 0 (no limit) or more"
-_PORT = integer(0, 65535)
+_PORT = integer(0, 65535, phrase="must be between 0 and 65535")
 
 # One setting per entry: section, key, dest (the flag's argparse dest), check, default,
 # the comment in `config example`, and the flag.
@@ -154,7 +154,10 @@ SETTINGS: Final[tuple[Setting, ...]] = (
     _S("logging", "stats_interval", "stats_interval", optional(positive), None,
        "log a stats line this often (seconds)", "--stats-interval"),
     _S("metrics", "port", "metrics_port", optional(_PORT), None,
-       "Prometheus metrics port (reserved)", "--metrics-port"),
+       "serve /metrics, /healthz and /readyz over HTTP on this port; 0 picks a free one",
+       "--metrics-port"),
+    _S("metrics", "host", "metrics_host", text, "127.0.0.1",
+       "address of the metrics endpoint", "--metrics-host"),
 )
 # fmt: on
 

@@ -22,6 +22,7 @@ from .._state.effects import Ask, Close, Record, Schedule, Send
 if TYPE_CHECKING:
     from .._config import ServerConfig
     from .._history.service import History
+    from .._ops.metrics import Metrics
     from .._state.effects import ConnId, Effect
     from .._state.machine import ServerState
     from .connection import Connection
@@ -43,12 +44,14 @@ class Delivery:
         flusher: Flusher,
         timers: Timers,
         history: History | None,
+        metrics: Metrics,
     ) -> None:
         self.config = config
         self.state = state
         self.flusher = flusher
         self.timers = timers
         self.history = history
+        self.metrics = metrics
         #: The connections being served, by id.
         self.connections: dict[ConnId, Connection] = {}
 
@@ -87,12 +90,14 @@ class Delivery:
         """Deliver one message to its targets, serializing it once per tag variant."""
         message = send.message
         connections = self.connections
+        missing = 0  # metrics: nothing counted per recipient, only the rare miss
         variants: list[bytes | None] = [None] * TAG_VARIANTS
         if send.exact_tags:  # tags already chosen for the recipient: one variant for all
             variants = [serialize(message)] * TAG_VARIANTS
         for conn in send.targets:
             connection = connections.get(conn)
             if connection is None:
+                missing += 1
                 continue
             variant = connection.client.tag_variant
             data = variants[variant]
@@ -100,6 +105,7 @@ class Delivery:
                 tags = visible_tags(message.tags, variant)
                 data = variants[variant] = serialize(message, tags=tags)
             connection.outbox.put(data)
+        self.metrics.delivered(message.command, len(send.targets) - missing)  # metrics
 
     def flush(self) -> None:
         """Write out what was delivered now, not at the end of the round (for closing)."""

@@ -35,6 +35,7 @@ from .._config import ServerConfig, reloaded
 from .._history.service import History
 from .._history.store import HistoryStore
 from .._irc.wire import Message, serialize
+from .._ops.metrics import Metrics
 from .._state.effects import ConnId
 from .._state.machine import ServerState
 from .admission import Admission
@@ -79,12 +80,20 @@ class ChatServer:
                 max_age=config.history_max_age,
                 max_per_key=config.history_max_per_channel,
             )
+        #: Counters for /metrics; the hooks are the lines marked "metrics".
+        self.metrics = Metrics()
+        if self.history is not None:
+            self.history.observe_write = self.metrics.history_write_seconds.observe
+        #: Accepting connections now (readiness): from listening until shutdown.
+        self.accepting = False
         self._ids = itertools.count(1)
         self.admission = Admission()
         #: Runs every timer the state sets, in one task.
         self.timers = Timers(self._timer_due)
         #: Carries out the state's effects; writes happen once per round (the flusher).
-        self.delivery = Delivery(config, self.state, Flusher(), self.timers, self.history)
+        self.delivery = Delivery(
+            config, self.state, Flusher(), self.timers, self.history, self.metrics
+        )
         #: Re-reads the config file and applies it (set by ``triochat serve``): for REHASH.
         self.rehash: Callable[[], Awaitable[list[str]]] | None = None
 
@@ -105,6 +114,11 @@ class ChatServer:
     def connection_count(self) -> int:
         """Connections being handled right now."""
         return len(self.delivery.connections)
+
+    @property
+    def bytes_sent(self) -> int:
+        """Bytes handed to the kernel or to writer tasks for clients, since the start."""
+        return self.delivery.flusher.written
 
     @property
     def open_count(self) -> int:
@@ -161,11 +175,15 @@ class ChatServer:
                         )
                     )
                     log.info("serving on %d listener(s)", len(listeners))
+                    self.accepting = True
                     task_status.started(self)
-                    if shutdown_trigger is None:
-                        await trio.sleep_forever()
-                    else:
-                        await shutdown_trigger()
+                    try:
+                        if shutdown_trigger is None:
+                            await trio.sleep_forever()
+                        else:
+                            await shutdown_trigger()
+                    finally:
+                        self.accepting = False
                     acceptors.cancel_scope.cancel()
                 open_now = self.delivery.connections
                 log.info("shutting down: closing %d connection(s)", len(open_now))
@@ -214,6 +232,8 @@ class ChatServer:
             negotiated = await negotiate(stream, peer, within=self.config.handshake_timeout)
             if negotiated is not None:
                 await self._serve_admitted(stream, negotiated)
+            else:
+                self.metrics.handshake_failures += 1  # metrics
         finally:
             self.admission.release(peer.host)
 
@@ -242,6 +262,7 @@ class ChatServer:
             sendq_bytes=self.config.sendq_bytes,
             on_overflow=partial(connection.kick, "SendQ exceeded"),
         )
+        self.metrics.connection_opened(peer)  # metrics
         log.debug("connection %d opened", conn)
         try:
             with connection.scope:
@@ -266,6 +287,9 @@ class ChatServer:
         finally:
             connection.outbox.abandon()
             reason = connection.quit_reason or "Connection closed"
+            # metrics: a client that sent QUIT is already gone from the state
+            quit = conn not in self.state.network.clients
+            self.metrics.connection_closed(peer, connection.quit_reason, quit=quit)
             delivery.connections.pop(conn, None)
             try:
                 delivery.apply(self.state.disconnect(conn, reason))
