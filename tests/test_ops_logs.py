@@ -45,11 +45,8 @@ def restore_logging() -> Iterator[None]:
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
     yield
-    logs.configure("WARNING")
-    for handler in root.handlers[:]:
-        if handler not in handlers:
-            root.removeHandler(handler)
-    root.setLevel(level)
+    logs.reset()
+    assert (root.handlers, root.level) == (handlers, level)
 
 
 @pytest.mark.usefixtures("restore_logging")
@@ -122,3 +119,12 @@ async def test_a_connection_log_line_carries_its_context_into_json(
     line = json.loads(logs.JsonFormatter().format(record))
     assert (line["nick"], line["address"]) == ("alice", record.__dict__["address"])
     assert isinstance(line["conn"], int)
+
+
+def test_reset_restores_the_level_and_removes_the_handler() -> None:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    logs.configure("DEBUG", "json", io.StringIO())
+    logs.configure("INFO", "text", io.StringIO())
+    logs.reset()
+    assert (root.handlers, root.level) == (handlers, level)

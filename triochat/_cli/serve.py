@@ -398,7 +398,7 @@ def run(args: argparse.Namespace) -> int:
     file_limit = raise_file_limit()
     # SIGHUP means "reload" only while the watcher runs; before it starts and after it
     # stops (trio re-raises signals it had not handled yet) it must not kill the server.
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    hangup_before = signal.signal(signal.SIGHUP, signal.SIG_IGN)
     launch = replace(launch, server=fit_file_limit(launch.server, file_limit))
     try:
         return trio.run(
@@ -414,3 +414,5 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if store is not None:
             store.close()  # already closed by the server, unless it never started
+        signal.signal(signal.SIGHUP, hangup_before)  # for a server run in process (tests)
+        logs.reset()

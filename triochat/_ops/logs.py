@@ -13,7 +13,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Final, TextIO
 
-__all__ = ["LEVELS", "LOG_FORMATS", "JsonFormatter", "configure", "parse_level"]
+__all__ = ["LEVELS", "LOG_FORMATS", "JsonFormatter", "configure", "parse_level", "reset"]
 
 LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOG_FORMATS: Final = ("text", "json")
@@ -57,7 +57,7 @@ def configure(level: str, log_format: str = "text", stream: TextIO | None = None
     Calling it again (a reload) replaces the handler it installed before, and
     leaves other handlers (pytest's, an embedding application's) alone.
     """
-    global _installed
+    global _installed, _level_before
     handler: logging.Handler = logging.StreamHandler(stream) if stream else _StderrHandler()
     handler.setFormatter(
         JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
@@ -65,12 +65,25 @@ def configure(level: str, log_format: str = "text", stream: TextIO | None = None
     root = logging.getLogger()
     if _installed is not None:
         root.removeHandler(_installed)
+    else:
+        _level_before = root.level
     root.addHandler(handler)
     _installed = handler
     root.setLevel(level)
 
 
+def reset() -> None:
+    """Undo :func:`configure`: for a server run in process (tests, embedding), once it stops."""
+    global _installed
+    if _installed is not None:
+        root = logging.getLogger()
+        root.removeHandler(_installed)
+        root.setLevel(_level_before)
+        _installed = None
+
+
 _installed: logging.Handler | None = None
+_level_before = logging.WARNING
 
 
 class _StderrHandler(logging.Handler):
