@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from triochat._cli.main import build_parser, main
-from triochat._cli.serve import config_from_args
+from triochat._ops.launch import load
 from triochat._ops.launch import load as load_launch
 
 if TYPE_CHECKING:
@@ -37,16 +37,16 @@ def test_serve_defaults_bind_loopback_on_6667() -> None:
 
 def test_password_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRIOCHAT_PASSWORD", "sesame")
-    config = config_from_args(build_parser().parse_args(["serve"]))
+    config = load(build_parser().parse_args(["serve"])).server
     assert config.password == "sesame"
-    config = config_from_args(build_parser().parse_args(["serve", "--password", "other"]))
+    config = load(build_parser().parse_args(["serve", "--password", "other"])).server
     assert config.password == "other"
 
 
 def test_motd_file_is_read(tmp_path: Path) -> None:
     motd = tmp_path / "motd.txt"
     motd.write_text("first line\nsecond line\n", encoding="utf-8")
-    config = config_from_args(build_parser().parse_args(["serve", "--motd-file", str(motd)]))
+    config = load(build_parser().parse_args(["serve", "--motd-file", str(motd)])).server
     assert config.motd == ("first line", "second line")
 
 

@@ -15,10 +15,8 @@ import trio
 
 from .._history.store import HistoryError, HistoryStore
 from .._ops import logs
-from .._ops.checks import MIN_QUEUE_BYTES, Invalid
-from .._ops.checks import parse_duration as _parse_duration
 from .._ops.configfile import ConfigError
-from .._ops.filelimit import SPARE_FILES, fit_file_limit, raise_file_limit
+from .._ops.filelimit import fit_file_limit, raise_file_limit
 from .._ops.http import OpsEndpoint, open_ops_listeners, serve_ops
 from .._ops.launch import DEFAULT_PORT, Launch, load
 from .._ops.reload import Reloader
@@ -30,7 +28,7 @@ from .._tls import DEFAULT_CERT_DIR, SERVER_FILE, TlsSetupError, server_context
 if TYPE_CHECKING:
     from .._config import ServerConfig
 
-__all__ = ["MIN_QUEUE_BYTES", "SPARE_FILES", "add_arguments", "fit_file_limit", "run"]
+__all__ = ["add_arguments", "run"]
 
 log = logging.getLogger("triochat.serve")
 
@@ -251,19 +249,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FORMAT",
         help="text, or json: one JSON object per line (default: text)",
     )
-
-
-def config_from_args(args: argparse.Namespace) -> ServerConfig:
-    """Turn parsed options into a :class:`ServerConfig`; raise ``ValueError`` if invalid."""
-    return load(args).server
-
-
-def parse_duration(text: str) -> float:
-    """``30d``, ``12h``, ``90m``, ``45s`` or plain seconds, in seconds; ``ValueError`` if not."""
-    try:
-        return _parse_duration(text)
-    except Invalid as error:
-        raise ValueError(f"--history-max-age {error}") from None
 
 
 def open_history(config: ServerConfig) -> HistoryStore | None:
