@@ -78,3 +78,5 @@ class ServerConfig:
     history_query_timeout: float = 10.0
     #: On shutdown, time allowed to save the history still queued.
     history_flush_timeout: float = 10.0
+    #: Server operators: (name, password hash made by ``triochat hash-password``) pairs.
+    opers: tuple[tuple[str, str], ...] = ()

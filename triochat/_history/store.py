@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 import trio
 
 from .._irc.tags import milliseconds
+from .._state.questions import ServerBan
 from .records import Bound, HistoryEntry, HistoryQuery
 
 if TYPE_CHECKING:
@@ -46,7 +47,8 @@ log = logging.getLogger("triochat.history")
 
 T = TypeVar("T")
 
-SCHEMA_VERSION: Final = 1
+#: 1: messages. 2: server_bans (K-lines and D-lines), added on start to an older file.
+SCHEMA_VERSION: Final = 2
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS messages (
     id INTEGER PRIMARY KEY,
@@ -62,6 +64,15 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 CREATE INDEX IF NOT EXISTS messages_by_key_time ON messages (key, time);
 CREATE INDEX IF NOT EXISTS messages_by_time ON messages (time);
+CREATE TABLE IF NOT EXISTS server_bans (
+    kind TEXT NOT NULL,
+    mask TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    set_by TEXT NOT NULL,
+    set_at REAL NOT NULL,
+    expires REAL,
+    PRIMARY KEY (kind, mask)
+);
 """
 _COLUMNS: Final = (
     "time, msgid, key, target, source, command, text, sender_session, recipient_session"
@@ -209,6 +220,27 @@ class HistoryStore:
                 )
                 deleted += cursor.rowcount
         return deleted
+
+    def save_server_ban(self, ban: ServerBan) -> None:
+        """Keep ``ban`` (replacing one of the same kind and mask)."""
+        with self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO server_bans VALUES (?, ?, ?, ?, ?, ?)",
+                (ban.kind, ban.mask, ban.reason, ban.set_by, ban.set_at, ban.expires),
+            )
+
+    def delete_server_ban(self, kind: str, mask: str) -> None:
+        with self._db:
+            self._db.execute("DELETE FROM server_bans WHERE kind = ? AND mask = ?", (kind, mask))
+
+    def server_bans(self, now: float) -> list[ServerBan]:
+        """The server bans still in force at ``now``, oldest first."""
+        rows = self._db.execute(
+            "SELECT kind, mask, reason, set_by, set_at, expires FROM server_bans"
+            " WHERE expires IS NULL OR expires > ? ORDER BY set_at",
+            (now,),
+        )
+        return [ServerBan(*row) for row in rows]
 
     # -- reading ------------------------------------------------------------
 
@@ -461,6 +493,29 @@ class History:
         """The last messages of every channel, for the state's replay buffers."""
         try:
             return await self._call(partial(self.store.recent_channel_messages, per_channel))
+        except sqlite3.Error as error:
+            self._reading.failed(error)
+            return []
+
+    async def change_server_ban(self, ban: ServerBan, *, removed: bool) -> bool:
+        """Save or delete ``ban``; False (and logged) when the database would not."""
+        store = self.store
+        work = (
+            partial(store.delete_server_ban, ban.kind, ban.mask)
+            if removed
+            else partial(store.save_server_ban, ban)
+        )
+        try:
+            await self._call(work)
+        except sqlite3.Error as error:
+            log.error("cannot save a server ban in %s: %s", store.path, error)
+            return False
+        return True
+
+    async def server_bans(self) -> list[ServerBan]:
+        """The server bans saved before, for the state at start."""
+        try:
+            return await self._call(partial(self.store.server_bans, self._clock()))
         except sqlite3.Error as error:
             self._reading.failed(error)
             return []

@@ -15,6 +15,7 @@ from ..._irc import numerics as rpl
 from ..._irc.names import casefold, is_channel
 from ..._irc.tags import iso_time, milliseconds, receives_client_tags
 from ..._irc.wire import Message
+from ..access import may_speak
 from ..advertised import MAX_TARGETS
 from ..effects import Send
 from ..registry import Commands
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
     from ..effects import ConnId
     from ..machine import ServerState
-    from ..model import Channel, Client
+    from ..model import Client
 
 __all__ = ["commands"]
 
@@ -132,7 +133,7 @@ def _route(
             if not quiet:
                 out.numeric(client, rpl.ERR_NOSUCHNICK, target, "No such nick/channel")
             return None
-        if not _may_speak(client, channel):
+        if not may_speak(client, channel):
             if not quiet:
                 out.numeric(
                     client, rpl.ERR_CANNOTSENDTOCHAN, channel.name, "Cannot send to channel"
@@ -158,10 +159,3 @@ def _route(
         private_key(client.nick, peer.nick),
         (client.session, peer.session),
     )
-
-
-def _may_speak(client: Client, channel: Channel) -> bool:
-    status = channel.members.get(client.conn)
-    if status is None:
-        return "n" not in channel.modes and "m" not in channel.modes
-    return "m" not in channel.modes or bool(status)
