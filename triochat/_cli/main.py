@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from . import certs as certs_cli
 from . import connect as connect_cli
+from . import hash_password as hash_password_cli
 from . import serve as serve_cli
 
 if TYPE_CHECKING:
@@ -38,6 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
     certs = commands.add_parser("certs", help="create a development CA and server certificate")
     certs_cli.add_arguments(certs)
     certs.set_defaults(run=certs_cli.run)
+    hashing = commands.add_parser(
+        "hash-password", help="make a password hash for 'serve --oper NAME:HASH'"
+    )
+    hash_password_cli.add_arguments(hashing)
+    hashing.set_defaults(run=hash_password_cli.run)
     return parser
 
 

@@ -19,6 +19,7 @@ import trio
 from .._config import DEFAULT_MOTD, ServerConfig
 from .._history.store import HistoryError, HistoryStore
 from .._irc.wire import MAX_LINE_BYTES
+from .._opers.passwords import is_password_hash
 from .._server.server import serve
 from .._tls import DEFAULT_CERT_DIR, SERVER_FILE, TlsSetupError, server_context
 
@@ -228,6 +229,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="store nothing, replay nothing, no CHATHISTORY",
     )
     parser.add_argument(
+        "--oper",
+        action="append",
+        default=[],
+        metavar="NAME:HASH",
+        help="a server operator: OPER NAME <password>; HASH is made by"
+        " 'triochat hash-password' (repeat for more operators)",
+    )
+    parser.add_argument(
         "--log-level",
         default="INFO",
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
@@ -271,6 +280,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
     if args.history_max_per_channel is not None and args.history_max_per_channel < 1:
         raise ValueError("--history-max-per-channel must be positive")
     max_age = None if args.history_max_age is None else parse_duration(args.history_max_age)
+    opers = tuple(parse_oper(text) for text in args.oper)
     return ServerConfig(
         server_name=args.server_name,
         network_name=args.network_name,
@@ -295,7 +305,20 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         flood_rate=args.flood_rate,
         flood_max_lag=args.flood_max_lag,
         stats_interval=args.stats_interval,
+        opers=opers,
     )
+
+
+def parse_oper(text: str) -> tuple[str, str]:
+    """``NAME:HASH`` of ``--oper`` as a pair; raise ``ValueError`` for a plain password."""
+    name, _, hashed = text.partition(":")
+    if not name or any(c in name for c in " \r\n\0:"):
+        raise ValueError(f"--oper needs NAME:HASH, with a one-word name: {name!r}")
+    if not is_password_hash(hashed):
+        raise ValueError(
+            f"--oper {name}: not a password hash; make one with 'triochat hash-password'"
+        )
+    return name, hashed
 
 
 def parse_duration(text: str) -> float:

@@ -70,6 +70,8 @@ class ServerState:
         if config.history_max_per_channel is not None:
             replay_count = min(replay_count, config.history_max_per_channel)
         self.recent = history.RecentMessages(replay_count)
+        #: The most users registered at once so far (LUSERS 265/266).
+        self.max_users = 0
         #: K-lines and D-lines in force (kept in the database too, loaded at start).
         self.server_bans = ServerBans()
 

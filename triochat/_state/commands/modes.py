@@ -100,16 +100,15 @@ def _user_mode(state: ServerState, client: Client, nick: str, changes: str) -> N
 
 def channel_mode_params(client: Client, channel: Channel) -> tuple[str, ...]:
     """What 324 shows: ``+klnt key 10``; the key only to members (and opers)."""
-    letters = "+" + "".join(sorted(channel.modes))
-    params: list[str] = []
+    letters = set(channel.modes)
+    shown = {}
     if channel.key is not None:
-        letters += "k"
         insider = client.conn in channel.members or "o" in client.modes
-        params.append(channel.key if insider else "*")
+        shown["k"] = channel.key if insider else "*"
     if channel.limit is not None:
-        letters += "l"
-        params.append(str(channel.limit))
-    return (letters, *params)
+        shown["l"] = str(channel.limit)
+    ordered = sorted(letters | shown.keys())
+    return ("+" + "".join(ordered), *(shown[letter] for letter in ordered if letter in shown))
 
 
 def _channel_mode(state: ServerState, client: Client, name: str, args: tuple[str, ...]) -> None:
