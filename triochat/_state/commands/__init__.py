@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from . import channels, history, info, invite, listing, messaging, modes, registration, upkeep
+from . import channels, history, info, invite, listing, messaging, modes, oper, registration, upkeep
 
 __all__ = ["GROUPS"]
 
@@ -18,4 +18,5 @@ GROUPS: Final = (
     messaging.commands,
     history.commands,
     info.commands,
+    oper.commands,
 )
