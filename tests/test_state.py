@@ -1377,8 +1377,11 @@ def test_tagmsg_reaches_only_message_tags_clients() -> None:
     out = h.feed(alice, "@+typing=active TAGMSG #room")
     assert out.recipients() == {alice, bob}
     [send] = out.sends()
-    assert send.message.tags == {"+typing": "active", "time": START_TAG}
-    assert out.to(bob, tags=True) == [f"@+typing=active;time={START_TAG} {A} TAGMSG #room"]
+    msgid = send.message.tags["msgid"]  # relayed with a msgid, like PRIVMSG (issue 12)
+    assert send.message.tags == {"+typing": "active", "time": START_TAG, "msgid": msgid}
+    assert out.to(bob, tags=True) == [
+        f"@+typing=active;time={START_TAG};msgid={msgid} {A} TAGMSG #room"
+    ]
     # Private TAGMSG to a client without message-tags reaches nobody (not even the echo).
     h.feed(alice, "CAP REQ :-echo-message")
     assert h.feed(alice, "@+typing=active TAGMSG carol").effects == []
