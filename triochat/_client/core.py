@@ -39,6 +39,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Final
 
 from .._irc import numerics as rpl
@@ -65,6 +66,7 @@ from .events import (
     Registered,
     Topic,
 )
+from .moderation import Usage, moderation_line
 from .replies import describe_error, is_error
 from .text import sanitize, split_utf8
 
@@ -126,6 +128,16 @@ class Phase(enum.Enum):
 
 
 _TALKING: Final = (Phase.REGISTERING, Phase.CHATTING)
+#: The commands that only build an IRC line (see :mod:`.moderation`).
+_MODERATION: Final = (
+    Verb.TOPIC,
+    Verb.MODE,
+    Verb.BAN,
+    Verb.UNBAN,
+    Verb.INVITE,
+    Verb.KICK,
+    Verb.OPER,
+)
 # CR, LF and NUL cannot travel in an IRC parameter.
 _UNSENDABLE: Final = str.maketrans({"\0": None, "\r": None, "\n": " "})
 
@@ -300,6 +312,8 @@ class ClientCore:
             Verb.PART: self._cmd_part,
             Verb.QUIT: self._quit,
         }
+        for verb in _MODERATION:
+            self._commands[verb] = partial(self._cmd_moderation, verb)
 
     # -- what the I/O layer reads --------------------------------------------
 
@@ -703,6 +717,14 @@ class ClientCore:
             self._send("PART", channel, reason.strip())
         else:
             self._send("PART", channel)
+
+    def _cmd_moderation(self, verb: Verb, args: str) -> None:
+        """/ban, /unban, /invite, /kick, /mode, /topic, /oper (see :mod:`.moderation`)."""
+        line = moderation_line(verb.value, args, self._viewed_channel())
+        if isinstance(line, Usage):
+            self._show(f"-!- usage: {line.text}", error=True)
+        else:
+            self._send(*line)
 
     def _quit(self, reason: str) -> None:
         if self._send("QUIT", reason or DEFAULT_QUIT_REASON):
