@@ -436,3 +436,15 @@ def test_a_long_list_is_answered_in_chunks() -> None:
             break
     assert total == 450
     assert h.state.network.clients[alice].listing is None
+
+
+def test_a_channel_forgets_its_modes_and_lists_when_it_empties() -> None:
+    h = Harness()
+    alice, bob, carol, _ = room(h)
+    h.feed(alice, "MODE #room +bkli dave sesame 5")
+    for conn in (alice, bob, carol):
+        h.feed(conn, "PART #room")
+    assert "#room" not in h.state.network.channels
+    h.feed(bob, "JOIN #room")
+    assert h.feed(bob, "MODE #room").to(bob)[0] == f"{SERVER} 324 bob #room +nt"
+    assert h.feed(bob, "MODE #room b").codes(bob) == ["368"]

@@ -99,3 +99,13 @@ def test_whox() -> None:
     assert h.feed(alice, "WHO bob %cuhsn").to(alice)[0] == (
         f"{SERVER} 354 alice * ~bob 10.0.0.2 triochat bob"
     )
+
+
+def test_admin_and_links() -> None:
+    h = Harness()
+    alice = h.register("alice")
+    assert h.feed(alice, "ADMIN").codes(alice) == ["256", "257", "258", "259"]
+    assert h.feed(alice, "LINKS").to(alice) == [
+        f"{SERVER} 364 alice * triochat :0 triochat server",
+        f"{SERVER} 365 alice * :End of /LINKS list",
+    ]

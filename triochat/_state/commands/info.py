@@ -1,5 +1,5 @@
 """Questions about the server and its users: WHO, WHOIS, WHOWAS, ISON, USERHOST, LUSERS,
-MOTD, TIME, VERSION, INFO and HELP."""
+MOTD, TIME, VERSION, INFO, ADMIN, LINKS and HELP."""
 
 from __future__ import annotations
 
@@ -317,6 +317,23 @@ def info(state: ServerState, client: Client, message: Message) -> None:
     for line in _INFO:
         state.replies.numeric(client, rpl.RPL_INFO, line)
     state.replies.numeric(client, rpl.RPL_ENDOFINFO, "End of /INFO list")
+
+
+@commands.command("ADMIN", syntax="ADMIN", summary="Show who runs this server.")
+def admin(state: ServerState, client: Client, message: Message) -> None:
+    out = state.replies
+    name = state.config.server_name
+    out.numeric(client, rpl.RPL_ADMINME, name, "Administrative info")
+    out.numeric(client, rpl.RPL_ADMINLOC1, f"{name}, a triochat server")
+    out.numeric(client, rpl.RPL_ADMINLOC2, f"Network {state.config.network_name}")
+    out.numeric(client, rpl.RPL_ADMINEMAIL, "Ask a server operator (WHO * shows them with *)")
+
+
+@commands.command("LINKS", syntax="LINKS", summary="List the servers of this network.")
+def links(state: ServerState, client: Client, message: Message) -> None:
+    name = state.config.server_name
+    state.replies.numeric(client, rpl.RPL_LINKS, "*", name, "0 triochat server")
+    state.replies.numeric(client, rpl.RPL_ENDOFLINKS, "*", "End of /LINKS list")
 
 
 @commands.command("HELP", syntax="HELP [command]", summary="List the commands, or explain one.")
