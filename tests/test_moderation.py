@@ -298,8 +298,10 @@ def test_an_invitation_ends_when_the_channel_empties() -> None:
     dave = h.register("dave")
     h.feed(alice, "JOIN #solo")
     h.feed(alice, "INVITE dave #solo")
+    invitation = h.state.network.clients[dave].invites["#solo"]
     h.feed(alice, "PART #solo")
     assert "#solo" not in h.state.network.channels
+    assert invitation() is None  # the invitation did not keep the channel's state alive
     assert h.feed(dave, "INVITE").to(dave) == [f"{SERVER} 337 dave :End of /INVITE list"]
     h.feed(alice, "JOIN #solo")
     h.feed(alice, "MODE #solo +i")

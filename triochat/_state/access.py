@@ -122,7 +122,8 @@ def may_speak(client: Client, channel: Channel) -> bool:
 
 def invited(client: Client, channel: Channel) -> bool:
     """True when ``client`` holds an invitation to this very channel (not an older namesake)."""
-    return client.invites.get(casefold(channel.name)) is channel
+    invitation = client.invites.get(casefold(channel.name))
+    return invitation is not None and invitation() is channel
 
 
 def join_refusal(client: Client, channel: Channel, key: str) -> tuple[str, str] | None:
@@ -143,5 +144,5 @@ def join_refusal(client: Client, channel: Channel, key: str) -> tuple[str, str] 
 
 def valid_key(key: str, max_length: int) -> bool:
     """True when ``key`` may be a channel key: 1 to ``max_length`` characters, nothing that
-    breaks a JOIN line (spaces, commas, a leading colon, control characters)."""
+    breaks a JOIN line (spaces, commas, colons, control characters)."""
     return 0 < len(key) <= max_length and not any(char in _KEY_FORBIDDEN for char in key)

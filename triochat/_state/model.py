@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
+    import weakref
+
     from .access import MaskList
     from .commands.listing import Listing
     from .effects import ConnId
@@ -64,9 +66,9 @@ class Client:
     #: How the connection reached the server.
     peer: PeerInfo | None = None
     #: Channels this client was invited to, by casefolded name. An invitation
-    #: holds the channel it was for: once that channel has emptied (and a new
-    #: one of that name may exist) it no longer counts.
-    invites: dict[str, Channel] = field(default_factory=dict)
+    #: refers (weakly, so it never keeps an emptied channel's state alive) to
+    #: the channel it was for: once that channel is gone, it no longer counts.
+    invites: dict[str, weakref.ref[Channel]] = field(default_factory=dict)
     #: The operator block this client logged in with (OPER), if any.
     oper: str | None = None
     #: When its recent failed OPER attempts were, for the three-strikes rule.
@@ -78,7 +80,7 @@ class Client:
         self.source = f"{self.nick}!{self.user}@{self.host}"
 
 
-@dataclass(slots=True, eq=False)
+@dataclass(slots=True, eq=False, weakref_slot=True)
 class Channel:
     """A channel and its members, each with their status modes (``"o"``, ``"v"``)."""
 

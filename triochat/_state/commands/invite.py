@@ -7,6 +7,7 @@ name does not inherit it). ``invite-notify`` tells the channel's operators.
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING, Final
 
 from ..._irc import numerics as rpl
@@ -28,11 +29,14 @@ _MAX_INVITES: Final = 50
 
 def live_invites(state: ServerState, client: Client) -> list[str]:
     """The channels ``client`` is invited to that still exist as they were; drops the rest."""
-    channels = state.network.channels
-    for key, channel in list(client.invites.items()):
-        if channels.get(key) is not channel:
+    names = []
+    for key, invitation in list(client.invites.items()):
+        channel = invitation()
+        if channel is None or state.network.channels.get(key) is not channel:
             del client.invites[key]
-    return [channel.name for channel in client.invites.values()]
+        else:
+            names.append(channel.name)
+    return names
 
 
 @commands.command(
@@ -75,7 +79,7 @@ def invite(state: ServerState, client: Client, message: Message) -> None:
     live_invites(state, target)
     if len(target.invites) >= _MAX_INVITES:
         del target.invites[next(iter(target.invites))]
-    target.invites[casefold(channel.name)] = channel
+    target.invites[casefold(channel.name)] = weakref.ref(channel)
     out.numeric(client, rpl.RPL_INVITING, target.nick, channel.name)
     if target.away is not None:
         out.numeric(client, rpl.RPL_AWAY, target.nick, target.away)
