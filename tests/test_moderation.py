@@ -450,3 +450,29 @@ def test_a_channel_forgets_its_modes_and_lists_when_it_empties() -> None:
     h.feed(bob, "JOIN #room")
     assert h.feed(bob, "MODE #room").to(bob)[0] == f"{SERVER} 324 bob #room +nt"
     assert h.feed(bob, "MODE #room b").codes(bob) == ["368"]
+
+
+def test_the_ban_check_matches_once_per_member_not_once_per_message(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """100 bans compile into one matcher; each member is matched once until something changes."""
+    calls: list[str] = []
+    original = MaskSet.match
+
+    def counting(self: MaskSet, text: str) -> bool:
+        calls.append(text)
+        return original(self, text)
+
+    monkeypatch.setattr(MaskSet, "match", counting)
+    h = Harness()
+    alice, bob, carol, _ = room(h)
+    for start in range(0, 100, MODES_PER_LINE):
+        masks = " ".join(f"bad{n}" for n in range(start, start + MODES_PER_LINE))
+        h.feed(alice, f"MODE #room +{'b' * MODES_PER_LINE} {masks}")
+    for n in range(50):
+        assert h.feed(bob, f"PRIVMSG #room :message {n}").to(carol)
+    assert calls == ["bob!~bob@10.0.0.2"]
+    h.feed(alice, "MODE #room -b bad0")  # the list changed: judged again, once
+    for n in range(5):
+        h.feed(bob, f"PRIVMSG #room :again {n}")
+    assert len(calls) == 2

@@ -178,8 +178,8 @@ class ServerState:
         """A service could not answer the :class:`~.effects.Ask` of ``conn``."""
         client = self.network.clients.get(conn)
         if client is None:
-            pass
-        elif isinstance(question, ContinueList):
+            return self.replies.take()
+        if isinstance(question, ContinueList):
             listing.continue_list(self, client)
         elif isinstance(question, PasswordCheck | ServerBanChange):
             oper.answered(self, client, question, False)
