@@ -6,8 +6,9 @@ import pytest
 from test_client_core import chatting, said, sent
 
 from triochat._client.commands import help_lines
+from triochat._client.events import InfoLine
 from triochat._client.moderation import Usage, moderation_line
-from triochat._irc.wire import Message
+from triochat._irc.wire import Message, parse
 
 
 @pytest.mark.parametrize(
@@ -63,3 +64,11 @@ def test_moderation_errors_are_said_in_plain_words() -> None:
     assert any("cannot join #room: you are banned" in line for line in shown)
     shown = said(core, ":srv 478 alice #room b :Channel list is full").show
     assert any("the b list of #room is full" in line for line in shown)
+
+
+def test_an_error_about_a_channel_is_shown_in_its_window() -> None:
+    core = chatting(channel="#room")
+    effects = core.server_message(parse(b":srv 482 alice #room :You're not channel operator"))
+    [line] = [event for event in effects.events if isinstance(event, InfoLine)]
+    assert line.window == "#room"
+    assert line.error
