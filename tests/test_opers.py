@@ -214,3 +214,17 @@ def test_preloaded_bans_apply_at_registration() -> None:
     h.state.preload_bans([ServerBan("K", "*@10.0.0.1", "old", "x", 0.0)])
     conn = h.connect()
     assert h.feed_all(conn, "NICK a", "USER a 0 * :a").codes(conn) == ["465"]
+
+
+def test_a_failed_oper_is_logged_with_the_address_and_never_the_password(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    h = Harness(CONFIG)
+    alice = h.register("alice")
+    with caplog.at_level("WARNING", logger="triochat.oper"):
+        [ask] = asks(h.feed(alice, "OPER admin hunter2"))
+        h.state.answer(alice, ask.question, False)
+    [record] = caplog.records
+    assert "10.0.0.1" in record.getMessage()
+    assert "admin" in record.getMessage()
+    assert "hunter2" not in caplog.text
