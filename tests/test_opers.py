@@ -174,6 +174,8 @@ def test_a_timed_dline_lapses() -> None:
         ("DLINE not-an-ip :x", "NOTICE alice :DLINE: invalid mask 'not-an-ip'"),
         ("KLINE " + "x" * 500 + " :x", "NOTICE alice :KLINE: invalid mask '" + "x" * 60 + "'"),
         ("KLINE", "461 alice KLINE :Not enough parameters"),
+        ("KLINE *@* :everyone", "NOTICE alice :KLINE: invalid mask '*@*'"),
+        ("DLINE 0.0.0.0/0 :everyone", "NOTICE alice :DLINE: invalid mask '0.0.0.0/0'"),
         ("UNKLINE *@nothing", "NOTICE alice :No K-line on *@nothing"),
     ],
 )

@@ -160,11 +160,14 @@ def _valid_ban_mask(kind: str, mask: str) -> str | None:
         return None
     if kind == "D":
         try:
-            return str(ipaddress.ip_network(mask, strict=False))
+            network = ipaddress.ip_network(mask, strict=False)
         except ValueError:
             return None
+        return str(network) if network.prefixlen else None  # never the whole Internet
     if "@" not in mask:
         mask = f"*@{mask}"
+    if not mask.strip("*?@."):  # "*@*" would ban everyone, the operator too
+        return None
     return mask if valid_mask(mask) and "!" not in mask else None
 
 
