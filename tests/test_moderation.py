@@ -352,6 +352,7 @@ def test_secret_channels_are_hidden_from_outsiders() -> None:
     assert h.feed(bob, "LIST").codes(bob) == ["321", "322", "323"]
     assert h.feed(dave, "WHO #room").codes(dave) == ["315"]
     assert "319" not in h.feed(dave, "WHOIS bob").codes(dave)
+    assert h.feed(dave, "MODE #room b").codes(dave) == ["442"]
     assert "319" in h.feed(alice, "WHOIS bob").codes(alice)
 
 

@@ -30,7 +30,7 @@ from ..advertised import (
     USER_SYNTAX,
 )
 from ..registry import Commands
-from .channels import operated_channel
+from .channels import hidden_from, operated_channel
 
 if TYPE_CHECKING:
     from ..machine import ServerState
@@ -130,6 +130,11 @@ def _channel_mode(state: ServerState, client: Client, name: str, args: tuple[str
         if change.letter in CHANNEL_LISTS and change.param is None:
             if change.letter not in shown:  # "MODE #chan b": show the list, once
                 shown.add(change.letter)
+                if hidden_from(client, channel):  # a secret channel's lists are its own
+                    out.numeric(
+                        client, rpl.ERR_NOTONCHANNEL, channel.name, "You're not on that channel"
+                    )
+                    break
                 _show_list(state, client, channel, change.letter)
         else:
             edits.append(change)
