@@ -21,6 +21,9 @@ from triochat._ops.settings import SETTINGS
 if TYPE_CHECKING:
     from pathlib import Path
 
+#: A real password hash (of "secret"), as `triochat hash-password` makes them.
+HASH = "$scrypt$ln=10,r=8,p=1$c2FsdHNhbHRzYWx0c2FsdA$a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5"
+
 
 def _launch(tmp_path: Path, text: str, *flags: str) -> Launch:
     file = tmp_path / "triochat.toml"
@@ -76,11 +79,19 @@ def _problems(tmp_path: Path, text: str) -> list[str]:
         ("operators = 3\n", "triochat.toml:1: operators: must be a list of tables"),
         ('[[operators]]\nname = "admin"\n', "triochat.toml:1: operators[0].hash: is missing"),
         (
-            '[[operators]]\nname = "a"\nhash = "h"\n[[operators]]\nname = "b c"\nhash = "h"\n',
+            f'[[operators]]\nname = "a"\nhash = "{HASH}"\n'
+            f'[[operators]]\nname = "b c"\nhash = "{HASH}"\n',
             "triochat.toml:5: operators[1].name: must be one word",
         ),
         ('[[operators]]\nname = "a"\nhash = ""\n', "triochat.toml:3: operators[0].hash: must be"),
-        ('[[operators]]\nname="a"\nhash="h"\nrole="x"\n', "triochat.toml:4: operators[0].role"),
+        (
+            f'[[operators]]\nname="a"\nhash="{HASH}"\nrole="x"\n',
+            "triochat.toml:4: operators[0].role",
+        ),
+        (
+            '[[operators]]\nname = "a"\nhash = "hunter2"\n',
+            "triochat.toml:3: operators[0].hash: must be",
+        ),
         # syntax: tomllib names the line
         ("[limits]\nmax_clients = \n", "triochat.toml:2: not valid TOML"),
         ("[limits\n", "triochat.toml:1: not valid TOML"),
@@ -220,7 +231,7 @@ def test_the_file_overrides_the_defaults(tmp_path: Path) -> None:
         "[server]\nname = 'irc.example.org'\n[limits]\nmax_clients = 100\nmax_per_ip = 0\n"
         "[flood]\nenabled = false\n[history]\ndb = ':memory:'\nmax_age = '2w'\n"
         "[logging]\nlevel = 'debug'\nformat = 'json'\n[listeners]\nhost = '::'\nport = 7000\n"
-        "[[operators]]\nname = 'admin'\nhash = 'x'\n[metrics]\nport = 9100\nhost = '::1'\n",
+        f"[[operators]]\nname = 'admin'\nhash = '{HASH}'\n[metrics]\nport = 9100\nhost = '::1'\n",
     )
     assert (launch.metrics_host, launch.metrics_port) == ("::1", 9100)
     server = launch.server
@@ -233,7 +244,8 @@ def test_the_file_overrides_the_defaults(tmp_path: Path) -> None:
     assert (server.history_db, server.history_max_age) == (":memory:", 14 * 86400)
     assert (launch.log_level, launch.log_format) == ("DEBUG", "json")
     assert (launch.host, launch.port, launch.tls_port) == ("::", 7000, None)
-    assert launch.operators == (Operator("admin", "x"),)
+    assert launch.operators == (Operator("admin", HASH),)
+    assert launch.server.opers == (("admin", HASH),)
 
 
 def test_flags_given_win_even_when_they_equal_the_default(tmp_path: Path) -> None:
@@ -321,14 +333,13 @@ def test_config_check_loads_the_tls_certificate(
 def test_reserved_settings_are_checked_and_said_to_be_unused(tmp_path: Path) -> None:
     launch = _launch(
         tmp_path,
-        "[listeners.web]\nport = 8080\norigin = 'https://a'\n[metrics]\nport = 9100\n"
-        "[[operators]]\nname = 'admin'\nhash = 'h'\n",
+        "[listeners.web]\nport = 8080\norigin = 'https://a'\n[metrics]\nport = 9100\n",
     )
     assert launch.web["web_port"] == 8080
     assert launch.web["web_origin"] == ("https://a",)
     assert launch.metrics_port == 9100
     assert launch.warnings == (
-        "listeners.web.port, listeners.web.origin, [[operators]]:"
+        "listeners.web.port, listeners.web.origin:"
         " checked, but not used by this version of triochat yet",
     )
     assert _launch(tmp_path, "").warnings == ()

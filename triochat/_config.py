@@ -78,6 +78,8 @@ class ServerConfig:
     history_query_timeout: float = 10.0
     #: On shutdown, time allowed to save the history still queued.
     history_flush_timeout: float = 10.0
+    #: Server operators: (name, password hash made by ``triochat hash-password``) pairs.
+    opers: tuple[tuple[str, str], ...] = ()
 
 
 #: What a running server cannot change (names already sent to clients, the

@@ -17,6 +17,7 @@ from . import certs as certs_cli
 from . import config as config_cli
 from . import connect as connect_cli
 from . import db as db_cli
+from . import hash_password as hash_password_cli
 from . import serve as serve_cli
 
 if TYPE_CHECKING:
@@ -46,6 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
     config_cli.add_arguments(config)
     db = commands.add_parser("db", help="database maintenance: backup")
     db_cli.add_arguments(db)
+    hashing = commands.add_parser(
+        "hash-password", help="make a password hash for 'serve --oper NAME:HASH'"
+    )
+    hash_password_cli.add_arguments(hashing)
+    hashing.set_defaults(run=hash_password_cli.run)
     return parser
 
 

@@ -225,6 +225,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_false",
         help="store nothing, replay nothing, no CHATHISTORY",
     )
+    parser.add_argument(
+        "--oper",
+        action="append",
+        default=argparse.SUPPRESS,
+        metavar="NAME:HASH",
+        help="a server operator: OPER NAME <password>; HASH is made by"
+        " 'triochat hash-password' (repeat for more operators)",
+    )
     metrics = parser.add_argument_group("metrics and health")
     metrics.add_argument(
         "--metrics-port",

@@ -288,7 +288,9 @@ class Incoming(TypedInput):
             self._show("-!- " + " ".join(message.params[1:]), server=True)  # after our own nick
 
     def _on_error_numeric(self, message: Message) -> None:
-        self._show(f"-!- {describe_error(message)}", error=True)
+        # An error about a channel (404, 474, 482...) goes to that channel's window, if open.
+        window = next((param for param in message.params[1:-1] if is_channel(param)), None)
+        self._show(f"-!- {describe_error(message)}", error=True, window=window)
         subject = message.param(1)
         if self.query and message.command == rpl.ERR_NOSUCHNICK and same_name(subject, self.query):
             where = self.room or "no channel"

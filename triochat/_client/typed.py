@@ -7,6 +7,7 @@ meanwhile is held (see :mod:`.core`).
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Final
 
 from .._irc import numerics as rpl
@@ -17,6 +18,7 @@ from .events import (
     QueryEnded,
     QueryStarted,
 )
+from .moderation import Usage, moderation_line
 from .replies import describe_error
 from .text import sanitize, split_utf8
 
@@ -174,6 +176,14 @@ class TypedInput(CoreState):
         else:
             self._send("PART", channel)
 
+    def _cmd_moderation(self, args: str, *, verb: Verb) -> None:
+        """/ban, /unban, /invite, /kick, /mode, /topic, /oper (see :mod:`.moderation`)."""
+        line = moderation_line(verb.value, args, self._viewed_channel())
+        if isinstance(line, Usage):
+            self._show(f"-!- usage: {line.text}", error=True)
+        else:
+            self._send(*line)
+
     def _quit(self, reason: str) -> None:
         if self._send("QUIT", reason or DEFAULT_QUIT_REASON):
             self._quit_sent = True
@@ -265,4 +275,16 @@ _COMMANDS: Final[dict[Verb, Callable[[TypedInput, str], None]]] = {
     Verb.JOIN: TypedInput._cmd_join,
     Verb.PART: TypedInput._cmd_part,
     Verb.QUIT: TypedInput._quit,
+    **{
+        verb: partial(TypedInput._cmd_moderation, verb=verb)
+        for verb in (
+            Verb.TOPIC,
+            Verb.MODE,
+            Verb.BAN,
+            Verb.UNBAN,
+            Verb.INVITE,
+            Verb.KICK,
+            Verb.OPER,
+        )
+    },
 }

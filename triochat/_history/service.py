@@ -30,6 +30,7 @@ from .records import HistoryEntry, HistoryQuery
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
 
+    from .._state.questions import ServerBan
     from .store import HistoryStore
 
 __all__ = ["GROUP_COMMIT_SECONDS", "History", "HistoryUnavailable"]
@@ -178,6 +179,29 @@ class History:
         """The last messages of every channel, for the state's replay buffers."""
         try:
             return await self._call(partial(self.store.recent_channel_messages, per_channel))
+        except sqlite3.Error as error:
+            self._reading.failed(error)
+            return []
+
+    async def change_server_ban(self, ban: ServerBan, *, removed: bool) -> bool:
+        """Save or delete ``ban``; False (and logged) when the database would not."""
+        store = self.store
+        work = (
+            partial(store.delete_server_ban, ban.kind, ban.mask)
+            if removed
+            else partial(store.save_server_ban, ban)
+        )
+        try:
+            await self._call(work)
+        except sqlite3.Error as error:
+            log.error("cannot save a server ban in %s: %s", store.path, error)
+            return False
+        return True
+
+    async def server_bans(self) -> list[ServerBan]:
+        """The server bans saved before, for the state at start."""
+        try:
+            return await self._call(partial(self.store.server_bans, self._clock()))
         except sqlite3.Error as error:
             self._reading.failed(error)
             return []

@@ -13,6 +13,7 @@ import tomllib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
+from .._opers.passwords import is_password_hash
 from .checks import Invalid, word
 from .settings import BY_KEY, SECTIONS
 
@@ -55,7 +56,7 @@ class Given:
 
 @dataclass(frozen=True, slots=True)
 class Operator:
-    """An ``[[operators]]`` entry: a name and a password hash (checked for shape only)."""
+    """An ``[[operators]]`` entry (or ``--oper NAME:HASH``): a name and a password hash."""
 
     name: str
     hash: str
@@ -200,10 +201,12 @@ class _Reader:
                 word(entry.get("name", "x"))
             except Invalid as error:
                 self.complain((*path, "name"), f"{name}.name", str(error))
-            secret = entry.get("hash", "x")
-            if not isinstance(secret, str) or not secret:
+            secret = entry.get("hash")
+            if "hash" in entry and (not isinstance(secret, str) or not is_password_hash(secret)):
                 self.complain(
-                    (*path, "hash"), f"{name}.hash", "must be a non-empty string (a password hash)"
+                    (*path, "hash"),
+                    f"{name}.hash",
+                    "must be a password hash made by 'triochat hash-password'",
                 )
             if not self.problems:
                 self.operators.append(Operator(str(entry["name"]), str(entry["hash"])))

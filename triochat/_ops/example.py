@@ -60,7 +60,10 @@ def example_config() -> str:
         settings = [s for s in SETTINGS if s.section == section]
         parts.append(f"\n# {about}")
         if section == "operators":
-            parts.append('# [[operators]]\n# name = "admin"\n# hash = "$argon2id$..."')
+            parts.append(
+                '# [[operators]]\n# name = "admin"\n'
+                '# hash = "$scrypt$ln=14,r=8,p=1$..."  # from: triochat hash-password'
+            )
             continue
         commented = all(s.default is None for s in settings)
         parts.append(f"{'# ' if commented else ''}[{section}]")

@@ -13,12 +13,13 @@ won and where it came from.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, cast
 
 from .._config import DEFAULT_MOTD, ServerConfig
-from .checks import Invalid
+from .._opers.passwords import is_password_hash
+from .checks import Invalid, word
 from .configfile import ConfigError, Given, Operator, read_file
 from .settings import BY_DEST, SETTINGS
 
@@ -81,7 +82,23 @@ def load(args: argparse.Namespace) -> Launch:
     operators: tuple[Operator, ...] = ()
     if config_file is not None:
         file_values, operators = read_file(config_file)
+    flag_operators = getattr(args, "oper", None)
+    if flag_operators is not None:  # operators on the command line replace the file's
+        operators = tuple(_operator_flag(text) for text in flag_operators)
     return resolve(file_values, flags_given(args), operators, config_file)
+
+
+def _operator_flag(text: str) -> Operator:
+    """``--oper NAME:HASH`` as an operator; :class:`ConfigError` for a plain password."""
+    name, _, hashed = text.partition(":")
+    try:
+        word(name)
+    except Invalid:
+        raise ConfigError([f"--oper needs NAME:HASH, with a one-word name: {name!r}"]) from None
+    if not is_password_hash(hashed):
+        why = "not a password hash; make one with 'triochat hash-password'"
+        raise ConfigError([f"--oper {name}: {why}"])
+    return Operator(name, hashed)
 
 
 def resolve(
@@ -124,10 +141,13 @@ def resolve(
             problems.append(merged["db"].problem(problem))
     if problems:
         raise ConfigError(problems)
-    warnings += _reserved(values, operators)
+    warnings += _reserved(values)
     port = cast("int | None", values["port"])
     return Launch(
-        server=_server_config(values, motd),
+        server=replace(
+            _server_config(values, motd),
+            opers=tuple((operator.name, operator.hash) for operator in operators),
+        ),
         host=cast("str", values["host"]),
         port=DEFAULT_PORT if port is None and not tls else port,
         tls_port=cast("int", values["tls_port"]) if tls else None,
@@ -149,11 +169,9 @@ def resolve(
 RESERVED: Final = ("web_port", "web_host", "web_origin", "trusted_proxy")
 
 
-def _reserved(values: dict[str, object], operators: tuple[Operator, ...]) -> list[str]:
+def _reserved(values: dict[str, object]) -> list[str]:
     """Say which settings given are accepted but not used yet, rather than ignore them silently."""
     names = [BY_DEST[dest].name for dest in RESERVED if values[dest] is not None]
-    if operators:
-        names.append("[[operators]]")
     if not names:
         return []
     return [f"{', '.join(names)}: checked, but not used by this version of triochat yet"]

@@ -66,7 +66,7 @@ SECTIONS: Final = {
     "history": "Chat history in SQLite.",
     "logging": "Logs on stderr.",
     "metrics": "Prometheus metrics and health checks over HTTP (off without a port).",
-    "operators": "Reserved for server operators: [[operators]] tables of name and hash.",
+    "operators": "Server operators: [[operators]] tables of name and hash (hash-password).",
     "accounts": "Reserved for accounts; no keys yet.",
     "cluster": "Reserved for cluster mode; no keys yet.",
 }

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
+from .._history.records import HistoryQuery
 from .._history.service import HistoryUnavailable
 from .._irc.tags import TAG_VARIANTS, visible_tags
 from .._irc.wire import serialize
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from .._state.machine import ServerState
     from .connection import Connection
     from .fanout import Flusher
+    from .services import Services
     from .timers import Timers
 
 __all__ = ["Delivery"]
@@ -45,6 +47,7 @@ class Delivery:
         timers: Timers,
         history: History | None,
         metrics: Metrics,
+        services: Services | None = None,
     ) -> None:
         self.config = config
         self.state = state
@@ -52,6 +55,8 @@ class Delivery:
         self.timers = timers
         self.history = history
         self.metrics = metrics
+        #: Answers the questions that are not history queries (passwords, bans, LIST).
+        self.services = services
         #: The connections being served, by id.
         self.connections: dict[ConnId, Connection] = {}
 
@@ -75,16 +80,29 @@ class Delivery:
         return questions
 
     async def answer(self, ask: Ask) -> None:
-        """Put ``ask`` to its service and give the state the answer; only the asker waits."""
+        """Put ``ask`` to its service and give the state the answer; only the asker waits.
+
+        An answer may bring new questions (the next chunk of a LIST): they are
+        answered in turn, before the asker's next line.
+        """
+        pending = [ask]
+        while pending:
+            asked = pending.pop(0)
+            pending[:0] = self.apply(await self._answer_one(asked))
+
+    async def _answer_one(self, ask: Ask) -> list[Effect]:
+        question = ask.question
+        if not isinstance(question, HistoryQuery):
+            assert self.services is not None, "no services to answer with"
+            result = await self.services.answer(question)
+            return self.state.answer(ask.conn, question, result)
         assert self.history is not None, "no history questions without history"
         try:
             with trio.fail_after(self.config.history_query_timeout):
-                entries = await self.history.fetch(ask.question)
+                entries = await self.history.fetch(question)
         except (HistoryUnavailable, trio.TooSlowError):
-            effects = self.state.unanswered(ask.conn, ask.question)
-        else:
-            effects = self.state.answer(ask.conn, ask.question, entries)
-        self.apply(effects)
+            return self.state.unanswered(ask.conn, question)
+        return self.state.answer(ask.conn, question, entries)
 
     def fan_out(self, send: Send) -> None:
         """Deliver one message to its targets, serializing it once per tag variant."""

@@ -42,6 +42,7 @@ from .admission import Admission
 from .connection import RECEIVE_BYTES, Connection
 from .delivery import Delivery
 from .fanout import Flusher, Outbox
+from .services import Services
 from .stats import live_task_count, rss_kib
 from .timers import Timers
 from .transports import negotiate, peer_info
@@ -91,8 +92,9 @@ class ChatServer:
         #: Runs every timer the state sets, in one task.
         self.timers = Timers(self._timer_due)
         #: Carries out the state's effects; writes happen once per round (the flusher).
+        self.services = Services(self.history)
         self.delivery = Delivery(
-            config, self.state, Flusher(), self.timers, self.history, self.metrics
+            config, self.state, Flusher(), self.timers, self.history, self.metrics, self.services
         )
         #: Re-reads the config file and applies it (set by ``triochat serve``): for REHASH.
         self.rehash: Callable[[], Awaitable[list[str]]] | None = None
@@ -160,6 +162,7 @@ class ChatServer:
         """
         async with self._history_running(), trio.open_nursery() as server:
             await self._load_replay_buffers()
+            await self._load_server_bans()
             await server.start(self.delivery.flusher.run)
             await server.start(self.timers.run)
             if self.config.stats_interval is not None:
@@ -207,6 +210,14 @@ class ChatServer:
             log.info(
                 "history: %s, %d message(s) loaded for replay", self.history.store.path, len(recent)
             )
+
+    async def _load_server_bans(self) -> None:
+        """Give the state the K-lines and D-lines saved before, so they survive a restart."""
+        if self.history is not None:
+            bans = await self.history.server_bans()
+            self.state.preload_bans(bans)
+            if bans:
+                log.info("server bans: %d loaded", len(bans))
 
     def _timer_due(self, timer: Timer) -> None:
         self.delivery.apply(self.state.timer(timer))

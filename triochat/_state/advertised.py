@@ -19,9 +19,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AWAY_LENGTH",
+    "CHANNEL_LISTS",
     "CHANNEL_MODES",
     "CHANNEL_SYNTAX",
+    "KEY_LENGTH",
     "KICK_LENGTH",
+    "MAX_KICK_TARGETS",
+    "MAX_LIST",
     "MAX_TARGETS",
     "TOPIC_LENGTH",
     "USER_LENGTH",
@@ -44,6 +48,7 @@ _CAPABILITIES: Final = frozenset(
         "cap-notify",
         "draft/chathistory",
         "echo-message",
+        "invite-notify",
         "message-tags",
         "multi-prefix",
         "server-time",
@@ -57,8 +62,14 @@ AWAY_LENGTH: Final = 200
 USER_LENGTH: Final = 18
 #: Targets of one PRIVMSG, NOTICE or TAGMSG.
 MAX_TARGETS: Final = 4
-#: Mode changes applied from one MODE line.
+#: Mode changes with a parameter applied from one MODE line (``MODES=``).
 MODES_PER_LINE: Final = 4
+#: Entries of each channel list (bans, exceptions, invite exceptions): ``MAXLIST=``.
+MAX_LIST: Final = 100
+#: The longest channel key (``KEYLEN=``); longer keys are refused, never cut.
+KEY_LENGTH: Final = 23
+#: Channels and nicks of one KICK (``TARGMAX=KICK:``).
+MAX_KICK_TARGETS: Final = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,12 +91,24 @@ class ModeRow:
 CHANNEL_MODES: Final = (
     ModeRow("o", "prefix", "channel operator", "@"),
     ModeRow("v", "prefix", "voice: may speak in a moderated channel", "+"),
+    ModeRow("b", "list", "ban: masks that may not join, nor speak unless voiced"),
+    ModeRow("e", "list", "ban exception: masks the bans do not apply to"),
+    ModeRow("I", "list", "invite exception: masks that may join an invite-only channel"),
+    ModeRow("k", "always", "key: the password to join"),
+    ModeRow("l", "when_set", "limit: the most members the channel takes"),
+    ModeRow("i", "flag", "invite-only: only the invited (or +I) may join"),
     ModeRow("m", "flag", "moderated: only voiced members and operators speak"),
     ModeRow("n", "flag", "no messages from outside the channel"),
+    ModeRow("p", "flag", "private: hidden from LIST and from outsiders"),
+    ModeRow("s", "flag", "secret: hidden from LIST, NAMES, WHO and WHOIS of outsiders"),
     ModeRow("t", "flag", "only operators change the topic"),
 )
 #: User modes.
-USER_MODES: Final = (ModeRow("i", "flag", "invisible: not counted as visible in LUSERS"),)
+USER_MODES: Final = (
+    ModeRow("i", "flag", "invisible: not counted as visible in LUSERS, hidden from WHO"),
+    ModeRow("o", "flag", "server operator (given by OPER, never by MODE)"),
+    ModeRow("w", "flag", "wallops: receive WALLOPS"),
+)
 
 
 def _syntax(rows: tuple[ModeRow, ...]) -> ModeSyntax:
@@ -105,6 +128,8 @@ MEMBER_MODES: Final = "".join(mode for mode, _ in CHANNEL_SYNTAX.prefixes)
 #: Channel flags without a parameter.
 CHANNEL_FLAGS: Final = CHANNEL_SYNTAX.flags
 USER_FLAGS: Final = "".join(row.letter for row in USER_MODES)
+#: Channel modes kept as lists of masks (``b``, ``e``, ``I``).
+CHANNEL_LISTS: Final = CHANNEL_SYNTAX.lists
 #: User modes are all flags.
 USER_SYNTAX: Final = ModeSyntax("", "", "", USER_FLAGS, ())
 
@@ -116,14 +141,18 @@ def capabilities(config: ServerConfig) -> frozenset[str]:
 
 def myinfo(server_name: str) -> tuple[str, ...]:
     """The parameters of 004: name, version, user modes, channel modes, modes with a parameter."""
-    channel_letters = "".join(sorted(CHANNEL_FLAGS)) + MEMBER_MODES
-    with_param = "".join(row.letter for row in CHANNEL_MODES if row.kind != "flag")
+    channel_letters = "".join(sorted(row.letter for row in CHANNEL_MODES))
+    with_param = "".join(sorted(row.letter for row in CHANNEL_MODES if row.kind != "flag"))
     return (server_name, VERSION, USER_FLAGS, channel_letters, with_param)
 
 
 def isupport_tokens(config: ServerConfig) -> list[str]:
     """Every ISUPPORT (005) token, sorted as sent."""
-    targmax = f"PRIVMSG:{MAX_TARGETS},NOTICE:{MAX_TARGETS},TAGMSG:{MAX_TARGETS},JOIN:,PART:"
+    targmax = (
+        f"PRIVMSG:{MAX_TARGETS},NOTICE:{MAX_TARGETS},TAGMSG:{MAX_TARGETS},JOIN:,PART:,"
+        f"KICK:{MAX_KICK_TARGETS}"
+    )
+    lists = "".join(row.letter for row in CHANNEL_MODES if row.kind == "list")
     history = (
         [f"CHATHISTORY={config.history_request_limit}", "MSGREFTYPES=timestamp,msgid"]
         if config.history
@@ -137,7 +166,12 @@ def isupport_tokens(config: ServerConfig) -> list[str]:
         f"CHANNELLEN={MAX_CHANNEL_LENGTH}",
         f"CHANTYPES={CHANNEL_PREFIXES}",
         *history,
+        "ELIST=CMNTU",
+        "EXCEPTS=e",
+        "INVEX=I",
+        f"KEYLEN={KEY_LENGTH}",
         f"KICKLEN={KICK_LENGTH}",
+        f"MAXLIST={lists}:{MAX_LIST}",
         f"MAXTARGETS={MAX_TARGETS}",
         f"MODES={MODES_PER_LINE}",
         f"NETWORK={config.network_name}",
@@ -147,4 +181,5 @@ def isupport_tokens(config: ServerConfig) -> list[str]:
         f"TOPICLEN={TOPIC_LENGTH}",
         f"USERLEN={USER_LENGTH}",
         "UTF8ONLY",
+        "WHOX",
     ]

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from .._history.records import HistoryEntry, HistoryQuery
     from .._irc.wire import Message
+    from .questions import ContinueList, PasswordCheck, ServerBanChange
 
 __all__ = ["Ask", "Close", "ConnId", "Effect", "Question", "Record", "Schedule", "Send", "Timer"]
 
@@ -56,7 +57,7 @@ class Record:
 
 
 #: Questions a service answers; each kind grows this union (password checks, claims).
-Question: TypeAlias = "HistoryQuery"
+Question: TypeAlias = "HistoryQuery | PasswordCheck | ContinueList | ServerBanChange"
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,18 +15,20 @@ chat room is testable with plain function calls.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from .._irc import numerics as rpl
 from .._irc.tags import new_id_source
 from .._irc.wire import InvalidUtf8, LineTooLong, TooManyParams
 from .advertised import capabilities
-from .commands import GROUPS, history
+from .commands import GROUPS, history, listing, oper
 from .effects import Schedule, Timer
 from .model import Client
 from .network import Network
+from .questions import ContinueList, PasswordCheck, ServerBanChange
 from .registry import merge
 from .replies import Replies
+from .serverbans import ServerBans
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
     from .._irc.wire import Message, RemoteProtocolError
     from .effects import ConnId, Effect, Question
     from .model import PeerInfo
+    from .questions import ServerBan
 
 __all__ = ["REGISTRATION_TIMER", "ServerState"]
 
@@ -67,6 +70,10 @@ class ServerState:
         if config.history_max_per_channel is not None:
             replay_count = min(replay_count, config.history_max_per_channel)
         self.recent = history.RecentMessages(replay_count)
+        #: The most users registered at once so far (LUSERS 265/266).
+        self.max_users = 0
+        #: K-lines and D-lines in force (kept in the database too, loaded at start).
+        self.server_bans = ServerBans()
 
     def now(self) -> float:
         return self._clock()
@@ -143,19 +150,40 @@ class ServerState:
         """Fill the replay buffers with channel messages saved before a restart (oldest first)."""
         self.recent.preload(entries)
 
-    def answer(
-        self, conn: ConnId, question: Question, result: Sequence[HistoryEntry]
-    ) -> list[Effect]:
-        """A service answered the :class:`~.effects.Ask` of ``conn``."""
+    def preload_bans(self, bans: Iterable[ServerBan]) -> None:
+        """Put back the server bans saved before a restart (lapsed ones are dropped later)."""
+        self.server_bans.load(bans)
+
+    def answer(self, conn: ConnId, question: Question, result: object) -> list[Effect]:
+        """A service answered the :class:`~.effects.Ask` of ``conn``.
+
+        ``result`` is what that kind of question is answered with: the entries
+        of a :class:`~.._history.records.HistoryQuery`, a ``bool`` for a
+        password check or a saved server ban, ``None`` to go on with a LIST.
+        """
         client = self.network.clients.get(conn)
-        if client is not None:
-            history.show_answer(self, client, question, list(result))
+        if client is None:
+            return self.replies.take()
+        if isinstance(question, ContinueList):
+            listing.continue_list(self, client)
+        elif isinstance(question, PasswordCheck | ServerBanChange):
+            oper.answered(self, client, question, result is True)
+        else:
+            history.show_answer(
+                self, client, question, list(cast("Sequence[HistoryEntry]", result))
+            )
         return self.replies.take()
 
     def unanswered(self, conn: ConnId, question: Question) -> list[Effect]:
         """A service could not answer the :class:`~.effects.Ask` of ``conn``."""
         client = self.network.clients.get(conn)
-        if client is not None:
+        if client is None:
+            return self.replies.take()
+        if isinstance(question, ContinueList):
+            listing.continue_list(self, client)
+        elif isinstance(question, PasswordCheck | ServerBanChange):
+            oper.answered(self, client, question, False)
+        else:
             history.show_failure(self, client, question)
         return self.replies.take()
 

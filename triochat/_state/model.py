@@ -6,6 +6,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
+    import weakref
+
+    from .access import MaskList
+    from .commands.listing import Listing
     from .effects import ConnId
 
 __all__ = ["Channel", "Client", "Departure", "PeerInfo", "TransportKind"]
@@ -61,12 +65,22 @@ class Client:
     batches: int = 0
     #: How the connection reached the server.
     peer: PeerInfo | None = None
+    #: Channels this client was invited to, by casefolded name. An invitation
+    #: refers (weakly, so it never keeps an emptied channel's state alive) to
+    #: the channel it was for: once that channel is gone, it no longer counts.
+    invites: dict[str, weakref.ref[Channel]] = field(default_factory=dict)
+    #: The operator block this client logged in with (OPER), if any.
+    oper: str | None = None
+    #: When its recent failed OPER attempts were, for the three-strikes rule.
+    oper_failures: list[float] = field(default_factory=list)
+    #: Its LIST still going out in chunks, if any.
+    listing: Listing | None = None
 
     def update_source(self) -> None:
         self.source = f"{self.nick}!{self.user}@{self.host}"
 
 
-@dataclass(slots=True, eq=False)
+@dataclass(slots=True, eq=False, weakref_slot=True)
 class Channel:
     """A channel and its members, each with their status modes (``"o"``, ``"v"``)."""
 
@@ -77,6 +91,17 @@ class Channel:
     topic: str = ""
     topic_by: str = ""
     topic_at: float = 0.0
+    #: ``+k``: the key to join, if set.
+    key: str | None = None
+    #: ``+l``: the most members, if set.
+    limit: int | None = None
+    #: The mask lists (``b``, ``e``, ``I``) that have entries; empty for most channels,
+    #: so the per-message check costs one truth test.
+    lists: dict[str, MaskList] = field(default_factory=dict)
+    #: Whether each member is banned, with the source it was decided for (a nick
+    #: change makes a new source string, so an entry for the old one is stale).
+    #: Cleared when ``b`` or ``e`` changes.
+    banned: dict[ConnId, tuple[str, bool]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

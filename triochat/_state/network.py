@@ -112,6 +112,7 @@ class Network:
 
     def _drop_member(self, channel: Channel, client: Client) -> None:
         channel.members.pop(client.conn, None)
+        channel.banned.pop(client.conn, None)
         if not channel.members:
             del self.channels[casefold(channel.name)]
 

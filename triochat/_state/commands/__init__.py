@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from . import channels, history, info, messaging, modes, registration, upkeep
+from . import channels, history, info, invite, listing, messaging, modes, oper, registration, upkeep
 
 __all__ = ["GROUPS"]
 
@@ -12,8 +12,11 @@ GROUPS: Final = (
     registration.commands,
     upkeep.commands,
     channels.commands,
+    listing.commands,
+    invite.commands,
     modes.commands,
     messaging.commands,
     history.commands,
     info.commands,
+    oper.commands,
 )

@@ -12,7 +12,7 @@ from ..._irc.tags import tag_variant
 from ..._irc.wire import Message
 from ..advertised import USER_LENGTH, VERSION, myinfo
 from ..registry import Commands
-from . import info
+from . import info, oper
 
 if TYPE_CHECKING:
     from ..machine import ServerState
@@ -98,7 +98,7 @@ def user(state: ServerState, client: Client, message: Message) -> None:
     if client.registered:
         out.numeric(client, rpl.ERR_ALREADYREGISTERED, "You may not reregister")
         return
-    if len(message.params) < 4 or not message.params[0]:
+    if len(message.params) < 4 or not message.params[0] or not message.params[3]:
         out.numeric(client, rpl.ERR_NEEDMOREPARAMS, "USER", "Not enough parameters")
         return
     # No ident lookup, so the username is marked unverified with "~".
@@ -149,8 +149,10 @@ def try_register(state: ServerState, client: Client) -> None:
         state.replies.numeric(client, rpl.ERR_PASSWDMISMATCH, "Password incorrect")
         state.replies.close(client.conn, "Closing link: bad password")
         return
-    client.registered = True
     client.update_source()
+    if oper.refuse_banned(state, client):  # a K-line or D-line
+        return
+    client.registered = True
     welcome(state, client)
 
 
