@@ -12,7 +12,7 @@ from test_state import SERVER, A, Harness, Outcome, check_consistent, room
 
 from triochat._config import ServerConfig
 from triochat._state.effects import Ask, ConnId
-from triochat._state.questions import PasswordCheck, ServerBan, ServerBanChange
+from triochat._state.questions import PasswordCheck, Rehash, ServerBan, ServerBanChange
 
 HASH = "$scrypt$ln=4,r=8,p=1$c2FsdHNhbHRzYWx0c2FsdA$a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2U"
 CONFIG = ServerConfig(motd=("hi",), opers=(("admin", HASH),))
@@ -85,6 +85,7 @@ def test_a_failed_password_service_is_a_failed_login() -> None:
         "WALLOPS :hi",
         "STATS k",
         "STATS d",
+        "REHASH",
     ],
 )
 def test_operator_commands_need_an_operator(line: str) -> None:
@@ -230,3 +231,21 @@ def test_a_failed_oper_is_logged_with_the_address_and_never_the_password(
     assert "10.0.0.1" in record.getMessage()
     assert "admin" in record.getMessage()
     assert "hunter2" not in caplog.text
+
+
+def test_rehash_asks_for_a_reload_and_tells_the_oper_what_it_did() -> None:
+    h = Harness(CONFIG)
+    alice, _, _, _ = room(h)
+    oper_up(h, alice)
+    out = h.feed(alice, "REHASH")
+    assert out.to(alice) == [f"{SERVER} 382 alice configuration Rehashing"]
+    [ask] = asks(out)
+    assert ask.question == Rehash()
+    notes = ["server_name changed: restart needed", "TLS certificate reloaded from c.pem"]
+    answered = h._check(h.state.answer(alice, ask.question, notes))
+    assert answered.to(alice) == [f"{SERVER} NOTICE alice :*** REHASH: {note}" for note in notes]
+    assert answered.recipients() == {alice}
+    failed = h._check(h.state.unanswered(alice, ask.question))
+    assert failed.to(alice) == [
+        f"{SERVER} NOTICE alice :*** REHASH: the reload failed; nothing changed"
+    ]

@@ -167,3 +167,37 @@ async def test_json_logs_from_a_real_server(tmp_path: Path) -> None:
             assert (line["level"], line["logger"]) == ("INFO", "triochat.server")
             assert line["message"] == "serving on 1 listener(s)"
             assert await server.stop() == 0
+
+
+async def test_an_operator_rehash_reloads_like_sighup(tmp_path: Path) -> None:
+    from triochat._opers.passwords import hash_password
+
+    first, second = tmp_path / "first.txt", tmp_path / "second.txt"
+    first.write_text("before rehash\n", encoding="utf-8")
+    second.write_text("after rehash\n", encoding="utf-8")
+    config = tmp_path / "triochat.toml"
+    operator = f'[[operators]]\nname = "admin"\nhash = "{hash_password("s3cret", log_cost=4)}"\n'
+    write_config(config, first, operator)
+    async with serve("--config", str(config), "--port", "0", capture_log=True) as server:
+        with trio.fail_after(20):
+            admin = IrcClient(await trio.open_tcp_stream("127.0.0.1", server.port))
+            await admin.register("boss")
+            await admin.send("REHASH")
+            assert (await admin.expect("481")).params[-1].startswith("Permission Denied")
+            await admin.send("OPER admin s3cret")
+            await admin.expect("381")
+            write_config(config, second, operator)
+            await admin.send("REHASH")
+            await admin.expect("382")
+            notice = await admin.expect("NOTICE")
+            assert notice.params[-1].startswith("*** REHASH:")
+            assert await motd_at(server.port) == ["after rehash"]
+            config.write_text("[server]\nbogus = 1\n", encoding="utf-8")
+            await admin.send("REHASH")
+            await admin.expect("382")
+            refused = await admin.expect("NOTICE")
+            assert "nothing changed" in refused.params[-1]
+            assert "bogus" in refused.params[-1]
+            assert await motd_at(server.port) == ["after rehash"]
+            await admin.stream.aclose()
+            assert await server.stop() == 0

@@ -356,7 +356,7 @@ async def run_server(
         if reloader_args is not None:
             adjust = None if file_limit is None else partial(fit_file_limit, file_limit=file_limit)
             reloader = Reloader(server, launch, reloader_args, tls=tls, adjust=adjust)
-            server.rehash = reloader.reload
+            server.services.reload = reloader.reload
             await nursery.start(reloader.watch)
         for listener in listeners:
             print(f"triochat: listening on {_describe(listener)}", flush=True)

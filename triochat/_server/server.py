@@ -96,8 +96,6 @@ class ChatServer:
         self.delivery = Delivery(
             config, self.state, Flusher(), self.timers, self.history, self.metrics, self.services
         )
-        #: Re-reads the config file and applies it (set by ``triochat serve``): for REHASH.
-        self.rehash: Callable[[], Awaitable[list[str]]] | None = None
 
     def reload(self, config: ServerConfig) -> list[str]:
         """Use ``config`` from now on, dropping nobody; return notes on what could not change.

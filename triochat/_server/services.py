@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING, Final
 import trio
 
 from .._opers.passwords import verify_password
-from .._state.questions import ContinueList, PasswordCheck, ServerBanChange
+from .._state.questions import ContinueList, PasswordCheck, Rehash, ServerBanChange
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from .._history.service import History
 
 __all__ = ["PASSWORD_THREADS", "Services"]
@@ -33,8 +35,12 @@ class Services:
     def __init__(self, history: History | None) -> None:
         self.history = history
         self.password_limiter = trio.CapacityLimiter(PASSWORD_THREADS)
+        #: Re-reads the config file and applies it (set by ``triochat serve``), for REHASH.
+        self.reload: Callable[[], Awaitable[list[str]]] | None = None
 
-    async def answer(self, question: PasswordCheck | ServerBanChange | ContinueList) -> object:
+    async def answer(
+        self, question: PasswordCheck | ServerBanChange | ContinueList | Rehash
+    ) -> object:
         """The answer to ``question``, computed without blocking the event loop."""
         if isinstance(question, PasswordCheck):
             return await trio.to_thread.run_sync(
@@ -47,5 +53,9 @@ class Services:
             if self.history is None:
                 return False  # no database: the ban lasts until a restart
             return await self.history.change_server_ban(question.ban, removed=question.removed)
+        if isinstance(question, Rehash):
+            if self.reload is None:
+                return ["this server was started without a configuration file to re-read"]
+            return await self.reload()
         await trio.lowlevel.checkpoint()  # ContinueList: let the others run first
         return None

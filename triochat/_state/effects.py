@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from .._history.records import HistoryEntry, HistoryQuery
     from .._irc.wire import Message
-    from .questions import ContinueList, PasswordCheck, ServerBanChange
+    from .questions import ContinueList, PasswordCheck, Rehash, ServerBanChange
 
 __all__ = ["Ask", "Close", "ConnId", "Effect", "Question", "Record", "Schedule", "Send", "Timer"]
 
@@ -57,7 +57,7 @@ class Record:
 
 
 #: Questions a service answers; each kind grows this union (password checks, claims).
-Question: TypeAlias = "HistoryQuery | PasswordCheck | ContinueList | ServerBanChange"
+Question: TypeAlias = "HistoryQuery | PasswordCheck | ContinueList | ServerBanChange | Rehash"
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ from .commands import GROUPS, history, listing, oper
 from .effects import Schedule, Timer
 from .model import Client
 from .network import Network
-from .questions import ContinueList, PasswordCheck, ServerBanChange
+from .questions import ContinueList, PasswordCheck, Rehash, ServerBanChange
 from .registry import merge
 from .replies import Replies
 from .serverbans import ServerBans
@@ -168,6 +168,8 @@ class ServerState:
             listing.continue_list(self, client)
         elif isinstance(question, PasswordCheck | ServerBanChange):
             oper.answered(self, client, question, result is True)
+        elif isinstance(question, Rehash):
+            oper.rehashed(self, client, cast("list[str]", result))
         else:
             history.show_answer(
                 self, client, question, list(cast("Sequence[HistoryEntry]", result))
@@ -183,6 +185,8 @@ class ServerState:
             listing.continue_list(self, client)
         elif isinstance(question, PasswordCheck | ServerBanChange):
             oper.answered(self, client, question, False)
+        elif isinstance(question, Rehash):
+            oper.rehashed(self, client, ["the reload failed; nothing changed"])
         else:
             history.show_failure(self, client, question)
         return self.replies.take()

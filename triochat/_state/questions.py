@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["ContinueList", "PasswordCheck", "ServerBan", "ServerBanChange"]
+__all__ = ["ContinueList", "PasswordCheck", "Rehash", "ServerBan", "ServerBanChange"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +33,15 @@ class ContinueList:
 
     A LIST of ten thousand channels goes out in chunks, one chunk per answer,
     so the room is never stalled behind it and the first lines leave at once.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class Rehash:
+    """Re-read the configuration file and apply it (REHASH, like SIGHUP).
+
+    The answer is the notes of the reload (``list[str]``): what changed, what
+    needs a restart, or why the file was refused and nothing changed.
     """
 
 

@@ -17,7 +17,7 @@ from ..._irc import numerics as rpl
 from ..._irc.masks import MAX_MASK_LENGTH, valid_mask
 from ..advertised import KICK_LENGTH
 from ..effects import Ask
-from ..questions import PasswordCheck, ServerBan, ServerBanChange
+from ..questions import PasswordCheck, Rehash, ServerBan, ServerBanChange
 from ..registry import Commands
 from ..replies import truncate
 
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from ..machine import ServerState
     from ..model import Client
 
-__all__ = ["answered", "commands", "refuse_banned"]
+__all__ = ["answered", "commands", "refuse_banned", "rehashed"]
 
 log = logging.getLogger("triochat.oper")
 
@@ -88,6 +88,24 @@ def answered(
     if "o" not in client.modes:
         client.modes.add("o")
         out.send(client, out.event(client, "MODE", client.nick, "+o"))
+
+
+@commands.command(
+    "REHASH",
+    syntax="REHASH",
+    summary="Re-read the configuration file, dropping nobody (operators).",
+)
+def rehash(state: ServerState, client: Client, message: Message) -> None:
+    if _is_oper(state, client):
+        log.info("REHASH by %s (%s)", client.nick, client.oper)
+        state.replies.numeric(client, rpl.RPL_REHASHING, "configuration", "Rehashing")
+        state.replies.add(Ask(client.conn, Rehash()))
+
+
+def rehashed(state: ServerState, client: Client, notes: list[str]) -> None:
+    """What the reload REHASH asked for did, told to the oper who asked."""
+    for note in notes or ["configuration re-read; nothing changed"]:
+        state.replies.server_notice(client, client.nick, f"*** REHASH: {note}")
 
 
 def _failed(state: ServerState, client: Client, name: str) -> None:
