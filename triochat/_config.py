@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Literal
 
 __all__ = ["DEFAULT_MOTD", "ServerConfig"]
 
@@ -78,3 +78,11 @@ class ServerConfig:
     history_query_timeout: float = 10.0
     #: On shutdown, time allowed to save the history still queued.
     history_flush_timeout: float = 10.0
+    #: Accounts (SASL, REGISTER, NickServ), kept in ``history_db`` beside the history.
+    accounts: bool = True
+    #: Anyone may register an account (off: only the owner, with ``triochat account create``).
+    account_registration: bool = True
+    #: What happens to someone who takes a registered account's nickname without logging
+    #: in: nothing, a warning and a rename after ``nick_protection_delay``, or at once.
+    nick_protection: Literal["off", "warn", "strict"] = "warn"
+    nick_protection_delay: float = 30.0

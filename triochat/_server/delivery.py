@@ -14,12 +14,15 @@ from typing import TYPE_CHECKING
 
 import trio
 
+from .._accounts.service import AccountsUnavailable
+from .._history.records import HistoryQuery
 from .._history.store import HistoryUnavailable
 from .._irc.tags import TAG_VARIANTS, visible_tags
 from .._irc.wire import serialize
 from .._state.effects import Ask, Close, Record, Schedule, Send
 
 if TYPE_CHECKING:
+    from .._accounts.service import AccountService
     from .._config import ServerConfig
     from .._history.store import History
     from .._state.effects import ConnId, Effect
@@ -43,12 +46,14 @@ class Delivery:
         flusher: Flusher,
         timers: Timers,
         history: History | None,
+        accounts: AccountService | None = None,
     ) -> None:
         self.config = config
         self.state = state
         self.flusher = flusher
         self.timers = timers
         self.history = history
+        self.accounts = accounts
         #: The connections being served, by id.
         self.connections: dict[ConnId, Connection] = {}
 
@@ -72,7 +77,13 @@ class Delivery:
         return questions
 
     async def answer(self, ask: Ask) -> None:
-        """Put ``ask`` to its service and give the state the answer; only the asker waits."""
+        """Put ``ask`` to its service and give the state the answer; only the asker waits.
+
+        An answer may ask again (SCRAM's lookup, then its proof): those are answered too.
+        """
+        if not isinstance(ask.question, HistoryQuery):
+            await self._answer_account(ask)
+            return
         assert self.history is not None, "no history questions without history"
         try:
             with trio.fail_after(self.config.history_query_timeout):
@@ -82,6 +93,19 @@ class Delivery:
         else:
             effects = self.state.answer(ask.conn, ask.question, entries)
         self.apply(effects)
+
+    async def _answer_account(self, ask: Ask) -> None:
+        question = ask.question
+        assert self.accounts is not None, "no account questions without accounts"
+        assert not isinstance(question, HistoryQuery)
+        try:
+            reply = await self.accounts.answer(question)
+        except AccountsUnavailable:
+            effects = self.state.unanswered(ask.conn, question)
+        else:
+            effects = self.state.answer(ask.conn, question, reply)
+        for again in self.apply(effects):
+            await self.answer(again)
 
     def fan_out(self, send: Send) -> None:
         """Deliver one message to its targets, serializing it once per tag variant."""

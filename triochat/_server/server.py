@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from .._accounts.service import AccountService
+from .._accounts.store import AccountStore
 from .._config import ServerConfig
 from .._history.store import History, HistoryStore
 from .._irc.wire import Message, serialize
@@ -78,12 +80,20 @@ class ChatServer:
                 max_age=config.history_max_age,
                 max_per_key=config.history_max_per_channel,
             )
+        self.accounts: AccountService | None = None
+        if config.accounts:
+            # The same database as the history (its own connection; WAL shares the file).
+            path = store.path if store is not None else config.history_db
+            threaded = store.threaded if store is not None else None
+            self.accounts = AccountService(AccountStore(path), threaded=threaded)
         self._ids = itertools.count(1)
         self.admission = Admission()
         #: Runs every timer the state sets, in one task.
         self.timers = Timers(self._timer_due)
         #: Carries out the state's effects; writes happen once per round (the flusher).
-        self.delivery = Delivery(config, self.state, Flusher(), self.timers, self.history)
+        self.delivery = Delivery(
+            config, self.state, Flusher(), self.timers, self.history, self.accounts
+        )
 
     @property
     def connection_count(self) -> int:
@@ -130,6 +140,8 @@ class ChatServer:
         """
         async with self._history_running(), trio.open_nursery() as server:
             await self._load_replay_buffers()
+            if self.accounts is not None:
+                self.state.preload_accounts(await self.accounts.names())
             await server.start(self.delivery.flusher.run)
             await server.start(self.timers.run)
             if self.config.stats_interval is not None:

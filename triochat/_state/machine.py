@@ -17,11 +17,14 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from .._accounts.records import AccountReply
+from .._history.records import HistoryQuery
 from .._irc import numerics as rpl
 from .._irc.tags import new_id_source
 from .._irc.wire import InvalidUtf8, LineTooLong, TooManyParams
+from .accounts import AccountsState
 from .advertised import capabilities
-from .commands import GROUPS, history
+from .commands import GROUPS, accounts, history, services
 from .effects import Schedule, Timer
 from .model import Client
 from .network import Network
@@ -56,7 +59,9 @@ class ServerState:
         self.created = clock()
         self.network = Network()
         self.replies = Replies(config.server_name, clock)
-        features = frozenset({"history"} if config.history else ())
+        features = frozenset(
+            {*(("history",) if config.history else ()), *(("accounts",) if config.accounts else ())}
+        )
         #: The commands this server serves, by name (HELP lists exactly these).
         self.commands = merge(GROUPS, features)
         self.capabilities = capabilities(config)
@@ -67,6 +72,8 @@ class ServerState:
         if config.history_max_per_channel is not None:
             replay_count = min(replay_count, config.history_max_per_channel)
         self.recent = history.RecentMessages(replay_count)
+        #: Registered account names and login limits (the accounts live in the database).
+        self.accounts = AccountsState(clock)
 
     def now(self) -> float:
         return self._clock()
@@ -137,26 +144,42 @@ class ServerState:
         client = self.network.clients.get(timer.conn)
         if client is not None and timer.kind == REGISTRATION_TIMER and not client.registered:
             self.replies.close(client.conn, "Closing link: Registration timed out")
+        elif client is not None and timer.kind == services.NICK_TIMER:
+            services.nick_timer(self, client)
         return self.replies.take()
 
     def preload(self, entries: Iterable[HistoryEntry]) -> None:
         """Fill the replay buffers with channel messages saved before a restart (oldest first)."""
         self.recent.preload(entries)
 
+    def preload_accounts(self, names: Iterable[str]) -> None:
+        """The registered account names, whose nicknames are reserved."""
+        self.accounts.preload(names)
+
     def answer(
-        self, conn: ConnId, question: Question, result: Sequence[HistoryEntry]
+        self, conn: ConnId, question: Question, result: Sequence[HistoryEntry] | AccountReply
     ) -> list[Effect]:
         """A service answered the :class:`~.effects.Ask` of ``conn``."""
         client = self.network.clients.get(conn)
-        if client is not None:
+        if client is None:
+            pass
+        elif isinstance(question, HistoryQuery):
+            assert not isinstance(result, AccountReply)
             history.show_answer(self, client, question, list(result))
+        else:
+            assert isinstance(result, AccountReply)
+            accounts.show_answer(self, client, question, result)
         return self.replies.take()
 
     def unanswered(self, conn: ConnId, question: Question) -> list[Effect]:
         """A service could not answer the :class:`~.effects.Ask` of ``conn``."""
         client = self.network.clients.get(conn)
-        if client is not None:
+        if client is None:
+            pass
+        elif isinstance(question, HistoryQuery):
             history.show_failure(self, client, question)
+        else:
+            accounts.show_failure(self, client, question)
         return self.replies.take()
 
     def is_registered(self, conn: ConnId) -> bool:

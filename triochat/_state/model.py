@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
+    from .accounts import Exchange
     from .effects import ConnId
 
 __all__ = ["Channel", "Client", "Departure", "PeerInfo", "TransportKind"]
@@ -61,6 +62,13 @@ class Client:
     batches: int = 0
     #: How the connection reached the server.
     peer: PeerInfo | None = None
+    #: The account this connection is logged in as (its name as registered), if any.
+    account: str | None = None
+    account_id: int | None = None
+    #: A login in progress (SASL or PASS); registration waits for it.
+    sasl: Exchange | None = None
+    #: A reserved nickname this client holds without its account (casefolded), until renamed.
+    nick_claim: str | None = None
 
     def update_source(self) -> None:
         self.source = f"{self.nick}!{self.user}@{self.host}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from . import channels, history, info, messaging, modes, registration, upkeep
+from . import accounts, channels, history, info, messaging, modes, registration, services, upkeep
 
 __all__ = ["GROUPS"]
 
@@ -16,4 +16,6 @@ GROUPS: Final = (
     messaging.commands,
     history.commands,
     info.commands,
+    accounts.commands,
+    services.commands,
 )

@@ -45,13 +45,28 @@ def join(state: ServerState, client: Client, message: Message) -> None:
             out.numeric(client, rpl.ERR_TOOMANYCHANNELS, name, "You have joined too many channels")
             continue
         channel = state.network.join(client, name, state.now())
-        out.to_channel(channel, out.event(client, "JOIN", channel.name))
+        _announce_join(state, client, channel)
         if client.away is not None:
             away_notify(state, client, (channel,))
         if channel.topic:
             topic_reply(state, client, channel)
         names_reply(state, client, channel)
         history.replay(state, client, channel)
+
+
+def _announce_join(state: ServerState, client: Client, channel: Channel) -> None:
+    """JOIN to the members; those with ``extended-join`` also learn the account and real name."""
+    out = state.replies
+    plain = out.event(client, "JOIN", channel.name)
+    if not state.config.accounts:
+        out.to_channel(channel, plain)
+        return
+    clients = state.network.clients
+    extended = [conn for conn in channel.members if "extended-join" in clients[conn].caps]
+    others = [conn for conn in channel.members if "extended-join" not in clients[conn].caps]
+    account = client.account or "*"
+    out.to(extended, out.event(client, "JOIN", channel.name, account, client.realname))
+    out.to(others, plain)
 
 
 @commands.command(

@@ -95,6 +95,8 @@ def whois(state: ServerState, client: Client, message: Message) -> None:
     )
     if target.away is not None:
         out.numeric(client, rpl.RPL_AWAY, target.nick, target.away)
+    if target.account is not None:
+        out.numeric(client, rpl.RPL_WHOISACCOUNT, target.nick, target.account, "is logged in as")
     idle = int(state.now() - (target.last_spoke or target.connected_at))
     out.numeric(
         client,

@@ -18,7 +18,7 @@ from ..._irc.wire import Message
 from ..advertised import MAX_TARGETS
 from ..effects import Send
 from ..registry import Commands
-from . import history
+from . import history, services
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -38,6 +38,8 @@ commands = Commands()
     summary="Talk to a channel, or privately to a nickname (the original !private).",
 )
 def privmsg(state: ServerState, client: Client, message: Message) -> None:
+    if state.config.accounts and services.intercept(state, client, message):
+        return
     _relay(state, client, message)
 
 
@@ -67,6 +69,8 @@ def _relay(state: ServerState, client: Client, message: Message) -> None:
     now_ms = milliseconds(now)
     tags = {key: value for key, value in message.tags.items() if key.startswith("+")}
     tags["time"] = iso_time(now_ms)
+    if client.account is not None:  # IRCv3 account-tag (seen by message-tags clients)
+        tags["account"] = client.account
     record = state.recording and command != "TAGMSG" and recordable(text)
     for target in targets:
         route = _route(state, client, command, target, quiet)
