@@ -12,6 +12,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
+from . import accounts as accounts_cli
 from . import certs as certs_cli
 from . import connect as connect_cli
 from . import serve as serve_cli
@@ -38,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     certs = commands.add_parser("certs", help="create a development CA and server certificate")
     certs_cli.add_arguments(certs)
     certs.set_defaults(run=certs_cli.run)
+    account = commands.add_parser("account", help="manage accounts (the server's owner)")
+    accounts_cli.add_arguments(account)
+    account.set_defaults(run=accounts_cli.run)
     return parser
 
 

@@ -21,6 +21,7 @@ from .._history.store import HistoryError, HistoryStore
 from .._irc.wire import MAX_LINE_BYTES
 from .._server.server import serve
 from .._tls import DEFAULT_CERT_DIR, SERVER_FILE, TlsSetupError, server_context
+from . import accounts as accounts_cli
 
 if TYPE_CHECKING:
     import ssl
@@ -227,6 +228,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="store nothing, replay nothing, no CHATHISTORY",
     )
+    accounts_cli.add_server_arguments(parser)
     parser.add_argument(
         "--log-level",
         default="INFO",
@@ -295,6 +297,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         flood_rate=args.flood_rate,
         flood_max_lag=args.flood_max_lag,
         stats_interval=args.stats_interval,
+        **accounts_cli.server_options(args),
     )
 
 
@@ -424,6 +427,8 @@ def run(args: argparse.Namespace) -> int:
         config = config_from_args(args)
         tls_context = server_context(args.cert, args.key) if args.tls else None
         store = open_history(config)
+        if config.accounts:
+            accounts_cli.check_store(config.history_db)
     except (ValueError, TlsSetupError, HistoryError) as error:
         print(f"triochat serve: {error}", file=sys.stderr)
         return 2

@@ -1,0 +1,64 @@
+"""``triochat account create``: the owner's way to make accounts, passwords never in argv."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from triochat._accounts.hashing import verify_password
+from triochat._accounts.store import AccountStore
+from triochat._cli import accounts as accounts_cli
+from triochat._cli.main import build_parser, main
+from triochat._cli.serve import config_from_args
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def test_create_reads_the_password_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "triochat.db"
+    monkeypatch.setenv("TRIOCHAT_PASSWORD", "secret1")
+    assert main(["account", "create", "alice", "--db", str(db)]) == 0
+    assert main(["account", "create", "ALICE", "--db", str(db)]) == 1  # taken
+    found = AccountStore(db).get("alice")
+    assert found is not None
+    assert verify_password(found[1], "secret1")
+
+
+def test_create_asks_twice_without_echo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TRIOCHAT_PASSWORD", raising=False)
+    db = tmp_path / "triochat.db"
+    args = build_parser().parse_args(["account", "create", "bob", "--db", str(db)])
+    answers = iter(["secret2", "secret2"])
+    assert accounts_cli.run(args, prompt=lambda _: next(answers)) == 0
+    args = build_parser().parse_args(["account", "create", "carol", "--db", str(db)])
+    answers = iter(["secret2", "different"])
+    assert accounts_cli.run(args, prompt=lambda _: next(answers)) == 2
+
+
+@pytest.mark.parametrize("name", ["#chan", "NickServ", "bad name", "9lives"])
+def test_create_refuses_names_that_are_not_nicknames(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRIOCHAT_PASSWORD", "secret1")
+    assert main(["account", "create", name, "--db", str(tmp_path / "x.db")]) == 2
+
+
+def test_there_is_no_password_option() -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["account", "create", "alice", "--password", "x"])
+
+
+def test_serve_account_options() -> None:
+    args = build_parser().parse_args(["serve", "--no-registration", "--nick-protection", "strict"])
+    config = config_from_args(args)
+    assert (config.accounts, config.account_registration, config.nick_protection) == (
+        True,
+        False,
+        "strict",
+    )
+    config = config_from_args(build_parser().parse_args(["serve", "--no-accounts"]))
+    assert not config.accounts
