@@ -43,6 +43,8 @@ class Verb(enum.Enum):
     JOIN = "join"
     PART = "part"
     QUIT = "quit"
+    REGISTER = "register"
+    IDENTIFY = "identify"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,10 @@ COMMANDS: Final[tuple[CommandSpec, ...]] = (
     CommandSpec(Verb.JOIN, "join", None, "#CHANNEL", "join a channel and talk there"),
     CommandSpec(Verb.PART, "part", None, "[#CHANNEL]", "leave a channel (the current one)"),
     CommandSpec(Verb.QUIT, "quit", "exit", "[REASON]", "leave the server"),
+    CommandSpec(
+        Verb.REGISTER, "register", None, "PASSWORD [EMAIL]", "register your nick as an account"
+    ),
+    CommandSpec(Verb.IDENTIFY, "identify", None, "[ACCOUNT] PASSWORD", "log in to your account"),
 )
 
 _BY_SLASH: Final = {spec.slash: spec.verb for spec in COMMANDS if spec.slash}

@@ -66,6 +66,7 @@ from .events import (
     Topic,
 )
 from .replies import describe_error, is_error
+from .sasl import Credentials, SaslClient
 from .text import sanitize, split_utf8
 
 if TYPE_CHECKING:
@@ -214,6 +215,8 @@ class ClientCore:
         nick_fallback: when the nick is taken during registration, try it
             with a ``_`` more (a few times) before asking the user.
         monotonic: seconds on a steady clock, for the lag.
+        login: an account to log in to with SASL while registering.
+        secure: the connection is encrypted (SASL PLAIN may then be used).
     """
 
     def __init__(
@@ -226,8 +229,16 @@ class ClientCore:
         extra_caps: Iterable[str] = (),
         nick_fallback: bool = False,
         monotonic: Callable[[], float] = time.monotonic,
+        login: Credentials | None = None,
+        secure: bool = False,
     ) -> None:
         self.nick = nick or "*"
+        #: The account the server says we are logged in as.
+        self.account: str | None = None
+        self._login = login
+        self._secure = secure
+        self._sasl_offer: str | None = None
+        self._sasl: SaslClient | None = None
         #: Capabilities the server acknowledged.
         self.caps: set[str] = set()
         #: Joined channels, by casefolded name.
@@ -286,6 +297,13 @@ class ClientCore:
             "WARN": self._on_standard_reply,
             "NOTE": self._on_standard_reply,
             "BATCH": self._on_batch,
+            "AUTHENTICATE": self._on_authenticate,
+            "REGISTER": self._on_register,
+            rpl.RPL_LOGGEDIN: self._on_logged_in,
+            rpl.RPL_SASLSUCCESS: self._on_sasl_end,
+            rpl.ERR_SASLFAIL: self._on_sasl_end,
+            rpl.ERR_SASLTOOLONG: self._on_sasl_end,
+            rpl.ERR_SASLABORTED: self._on_sasl_end,
         }
         self._commands: dict[Verb, Callable[[str], None]] = {
             Verb.HELP: self._cmd_help,
@@ -299,6 +317,8 @@ class ClientCore:
             Verb.JOIN: self._cmd_join,
             Verb.PART: self._cmd_part,
             Verb.QUIT: self._quit,
+            Verb.REGISTER: self._cmd_register,
+            Verb.IDENTIFY: self._cmd_identify,
         }
 
     # -- what the I/O layer reads --------------------------------------------
@@ -530,8 +550,12 @@ class ClientCore:
             more = len(message.params) > 3 and message.params[2] == "*"
             offered = _last(message).split() if len(message.params) > 2 else []
             self._offered_caps.update(cap.partition("=")[0] for cap in offered)
+            for cap in offered:
+                if cap.startswith("sasl="):
+                    self._sasl_offer = cap.partition("=")[2]
             if not more:
-                wanted = sorted(self._wanted_caps & self._offered_caps)
+                wanted_caps = self._wanted_caps | ({"sasl"} if self._login else set())
+                wanted = sorted(wanted_caps & self._offered_caps)
                 if wanted:
                     self._send("CAP", "REQ", " ".join(wanted))
                 else:
@@ -542,11 +566,62 @@ class ClientCore:
                     self.caps.discard(cap[1:])
                 else:
                     self.caps.add(cap)
-            self._end_caps()
+            if not self._start_sasl():
+                self._end_caps()
         elif subcommand == "NAK":
             self._end_caps()
         elif subcommand == "DEL":
             self.caps.difference_update(message.param(2).split())
+
+    # -- SASL (``--account``) ------------------------------------------------------
+
+    def _start_sasl(self) -> bool:
+        """Ask for a SASL mechanism if we have an account to log in to; False if not."""
+        if self._login is None or self._sasl is not None or self._cap_ended:
+            return False
+        if "sasl" not in self.caps:
+            self._show("-!- the server offers no SASL: not logged in", error=True)
+            return False
+        self._sasl = SaslClient(self._login, secure=self._secure, offered=self._sasl_offer)
+        if self._sasl.mechanism is None:
+            self._show(f"-!- not logged in: {self._sasl.refusal}", error=True)
+            return False
+        self._send("AUTHENTICATE", self._sasl.mechanism)
+        return True
+
+    def _on_authenticate(self, message: Message) -> None:
+        if self._sasl is None:
+            return
+        answer = self._sasl.respond(message.param(0))
+        for chunk in answer if answer is not None else ["*"]:
+            self._send("AUTHENTICATE", chunk)
+
+    def _on_logged_in(self, message: Message) -> None:
+        self.account = message.param(2) or None
+        self._show(f"-!- logged in as {self.account}")
+
+    def _on_sasl_end(self, message: Message) -> None:
+        if message.command != rpl.RPL_SASLSUCCESS:
+            self._show(f"-!- login failed: {_last(message)}", error=True)
+        self._end_caps()
+
+    def _on_register(self, message: Message) -> None:
+        self._show(f"-!- {message.param(0).lower()}: {message.param(1)}: {_last(message)}")
+
+    def _cmd_register(self, args: str) -> None:
+        words = args.split()
+        if not 1 <= len(words) <= 2:
+            self._show("-!- usage: /register PASSWORD [EMAIL]", error=True)
+            return
+        email = words[1] if len(words) == 2 else "*"
+        self._send("REGISTER", "*", email, words[0])
+
+    def _cmd_identify(self, args: str) -> None:
+        words = args.split()
+        if not 1 <= len(words) <= 2:
+            self._show("-!- usage: /identify [ACCOUNT] PASSWORD", error=True)
+            return
+        self._send("PRIVMSG", "NickServ", "IDENTIFY " + " ".join(words))
 
     def _end_caps(self) -> None:
         if not self._cap_ended:
