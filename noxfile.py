@@ -87,3 +87,13 @@ def soak(session: nox.Session) -> None:
     """
     session.install("-e", ".")
     session.run("python", "-m", "benchmarks.soak", *session.posargs)
+
+
+@nox.session(name="bench_logins")
+def bench_logins(session: nox.Session) -> None:
+    """100 concurrent SCRAM logins and the chat latency meanwhile (issue 13).
+
+    ``nox -s bench_logins [-- --mechanism PLAIN --logins 100]``.
+    """
+    session.install("-e", ".")
+    session.run("python", "-m", "benchmarks.logins", *session.posargs)
