@@ -17,7 +17,8 @@ from test_state import MOTD, SERVER
 from triochat._accounts.records import Login, Lookup, Register
 from triochat._accounts.sasl import scram_client_final, scram_client_first
 from triochat._config import ServerConfig
-from triochat._state.effects import ConnId, Timer
+from triochat._history.records import HistoryQuery
+from triochat._state.effects import Ask, ConnId, Record, Timer
 
 LOGGED_IN = f"{SERVER} 900 alice alice!~alice@10.0.0.1 alice :You are now logged in as alice"
 SUCCESS = f"{SERVER} 903 alice :SASL authentication successful"
@@ -572,3 +573,21 @@ def test_an_account_name_that_is_not_a_nickname_cannot_be_registered() -> None:
 def test_questions_never_show_passwords() -> None:
     assert "hunter2" not in repr(Login("alice", "hunter2"))
     assert "hunter2" not in repr(Register("alice", "hunter2"))
+
+
+def test_private_history_is_keyed_by_account_across_nicks() -> None:
+    h = harness()
+    alice = _logged_in(h, "alice")
+    bob = h.register("bob")
+    h.feed(alice, "NICK alice_away")
+    effects = h.feed(alice, "PRIVMSG bob :sent from another nick").effects
+    [entry] = [effect.entry for effect in effects if isinstance(effect, Record)]
+    assert entry.key == "alice bob"  # the account, not the nick of the moment
+    assert entry.readers is not None
+    assert entry.readers[0] == h.state.network.clients[alice].session
+    h.feed(alice, "NICK alice")
+    effects = h.feed(alice, "CHATHISTORY LATEST bob * 10").effects
+    [question] = [effect.question for effect in effects if isinstance(effect, Ask)]
+    assert isinstance(question, HistoryQuery)
+    assert question.keys == ("alice bob",)
+    assert h.state.network.clients[bob].account is None

@@ -159,7 +159,8 @@ def _route(
     return (
         peer.nick,
         recipients,
-        private_key(client.nick, peer.nick),
+        # A logged-in side is named by its account: its history follows it across nicks.
+        private_key(client.account or client.nick, peer.account or peer.nick),
         (client.session, peer.session),
     )
 
