@@ -591,3 +591,17 @@ def test_private_history_is_keyed_by_account_across_nicks() -> None:
     assert isinstance(question, HistoryQuery)
     assert question.keys == ("alice bob",)
     assert h.state.network.clients[bob].account is None
+
+
+def test_logging_in_with_sasl_renames_a_ghost_and_takes_the_nick() -> None:
+    h = harness()
+    h.create("alice", "secret1")
+    ghost = h.register("alice")
+    conn = h.start("alice_")  # the client's fallback nick: "alice" was taken
+    renamed = h.plain(conn, "alice", "secret1").to(ghost)
+    assert renamed[0].startswith(":alice!~alice@10.0.0.1 NICK Guest")
+    assert "alice logged in from another connection" in renamed[1]
+    out = h.feed(conn, "CAP END")
+    assert "001" in out.codes(conn)
+    assert h.state.network.clients[conn].nick == "alice"
+    assert h.state.network.clients[ghost].nick.startswith("Guest")

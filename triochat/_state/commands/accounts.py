@@ -166,6 +166,8 @@ def _fail(state: ServerState, client: Client, text: str = "SASL authentication f
 def _succeed(state: ServerState, client: Client, account: Account) -> None:
     client.sasl = None
     login(state, client, account)
+    if not client.registered:
+        services.reclaim(state, client)
     state.replies.numeric(client, rpl.RPL_SASLSUCCESS, "SASL authentication successful")
     try_register(state, client)
 

@@ -42,6 +42,7 @@ __all__ = [
     "may_take",
     "nick_timer",
     "protect_nick",
+    "reclaim",
     "show_answer",
     "show_failure",
 ]
@@ -283,6 +284,23 @@ def nick_timer(state: ServerState, client: Client) -> None:
     client.nick_claim = None
     if _reserved_for_other(state, client, client.nick):
         _rename(state, client, "You did not log in in time")
+
+
+def reclaim(state: ServerState, client: Client) -> None:
+    """A client that logged in with SASL while registering gets its account's nick.
+
+    Whoever holds it (a ghost of the owner's last connection, or someone who
+    took it meanwhile) is renamed to a Guest nick at once; ``GHOST`` would
+    disconnect it instead.
+    """
+    name = client.account
+    if name is None or not client.has_nick or casefold(client.nick) == casefold(name):
+        return
+    holder = state.network.holder(name)
+    if holder is not None and holder is not client:
+        _rename(state, holder, f"{name} logged in from another connection")
+    if state.network.take_nick(client, name, state.now()):
+        client.nick = name
 
 
 def _rename(state: ServerState, client: Client, why: str) -> None:
