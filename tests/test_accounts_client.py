@@ -101,3 +101,15 @@ def test_the_password_comes_from_the_environment_or_a_prompt() -> None:
 def test_register_and_identify_are_client_commands() -> None:
     assert parse_input("/register pw") == Command(Verb.REGISTER, "pw")
     assert parse_input("/identify alice pw") == Command(Verb.IDENTIFY, "alice pw")
+
+
+def test_the_status_line_shows_the_account() -> None:
+    from triochat._client.events import LoggedIn, Registered
+    from triochat._client.view import ChatView
+    from triochat._tui.render import render_status
+
+    view = ChatView()
+    view.apply(Registered("alice", "test.server"))
+    assert "logged in" not in render_status(view, server="s", tls=True).plain
+    view.apply(LoggedIn("alice"))
+    assert "(logged in as alice)" in render_status(view, server="s", tls=True).plain

@@ -54,6 +54,7 @@ from .events import (
     Joined,
     LagMeasured,
     Left,
+    LoggedIn,
     MemberJoined,
     MemberLeft,
     MemberModes,
@@ -599,6 +600,8 @@ class ClientCore:
     def _on_logged_in(self, message: Message) -> None:
         self.account = message.param(2) or None
         self._show(f"-!- logged in as {self.account}")
+        if self.account is not None:
+            self._emit(LoggedIn(sanitize(self.account)))
 
     def _on_sasl_end(self, message: Message) -> None:
         if message.command != rpl.RPL_SASLSUCCESS:
