@@ -18,7 +18,7 @@ from triochat._accounts.records import Login, Lookup, Register
 from triochat._accounts.sasl import scram_client_final, scram_client_first
 from triochat._config import ServerConfig
 from triochat._history.records import HistoryQuery
-from triochat._state.effects import Ask, ConnId, Record, Timer
+from triochat._state.effects import Ask, ConnId, Record, Send, Timer
 
 LOGGED_IN = f"{SERVER} 900 alice alice!~alice@10.0.0.1 alice :You are now logged in as alice"
 SUCCESS = f"{SERVER} 903 alice :SASL authentication successful"
@@ -605,3 +605,18 @@ def test_logging_in_with_sasl_renames_a_ghost_and_takes_the_nick() -> None:
     assert "001" in out.codes(conn)
     assert h.state.network.clients[conn].nick == "alice"
     assert h.state.network.clients[ghost].nick.startswith("Guest")
+
+
+def test_when_the_accounts_database_fails_the_client_is_told() -> None:
+    h = harness()
+    conn = h.start("alice")
+    h.feed(conn, "AUTHENTICATE PLAIN")
+    # The service could not answer (its database failed): as Delivery reports it.
+    effects = h.state.unanswered(conn, Login("alice", "secret1", "sasl"))
+    [line] = [e.message.params[-1] for e in effects if isinstance(e, Send)]
+    assert line == "Accounts are unavailable right now; try again later"
+    assert h.state.network.clients[conn].sasl is None
+    bob = h.register("bob")
+    effects = h.state.unanswered(bob, Register("bob", "secret1"))
+    [fail] = [e.message for e in effects if isinstance(e, Send)]
+    assert fail.params[:3] == ("REGISTER", "TEMPORARILY_UNAVAILABLE", "bob")

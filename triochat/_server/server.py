@@ -47,7 +47,7 @@ from .timers import Timers
 from .transports import negotiate, peer_info
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Sequence
+    from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
     from contextlib import AbstractAsyncContextManager
 
     from .._state.effects import Timer
@@ -138,7 +138,7 @@ class ChatServer:
         ``history_flush_timeout``), even when cancelled.
         Without a trigger, it serves until cancelled.
         """
-        async with self._history_running(), trio.open_nursery() as server:
+        async with self._accounts_open(), self._history_running(), trio.open_nursery() as server:
             await self._load_replay_buffers()
             if self.accounts is not None:
                 self.state.preload_accounts(await self.accounts.names())
@@ -171,6 +171,16 @@ class ChatServer:
                 grace = self.config.shutdown_grace
                 connections.cancel_scope.deadline = trio.current_time() + grace
             server.cancel_scope.cancel()  # the flusher and timers: every connection has ended
+
+    @contextlib.asynccontextmanager
+    async def _accounts_open(self) -> AsyncIterator[None]:
+        """Close the accounts database when the server stops."""
+        try:
+            yield
+        finally:
+            if self.accounts is not None:
+                with trio.CancelScope(shield=True):
+                    await self.accounts.aclose()
 
     def _history_running(self) -> AbstractAsyncContextManager[None]:
         if self.history is None:
