@@ -62,3 +62,21 @@ def test_serve_account_options() -> None:
     )
     config = config_from_args(build_parser().parse_args(["serve", "--no-accounts"]))
     assert not config.accounts
+
+
+def test_client_ca_asks_for_certificates_only_with_tls(tmp_path: Path) -> None:
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    ca_file = tmp_path / "clients.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    accounts_cli.request_client_certs(context, ca_file)
+    assert context.verify_mode == ssl.CERT_OPTIONAL
+    with pytest.raises(ValueError, match="only makes sense with --tls"):
+        accounts_cli.request_client_certs(None, ca_file)
+    with pytest.raises(ValueError, match="cannot use --client-ca"):
+        accounts_cli.request_client_certs(context, tmp_path / "missing.pem")
+    assert main(["serve", "--client-ca", str(ca_file), "--db", ":memory:"]) == 2

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import getpass
 import os
+import ssl
 import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._accounts.hashing import make_secrets
@@ -49,6 +51,13 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--no-accounts", action="store_true", help="no accounts at all: no SASL, no NickServ"
     )
+    group.add_argument(
+        "--client-ca",
+        type=Path,
+        metavar="FILE",
+        help="with --tls, ask clients for a certificate issued by this CA (PEM), for SASL"
+        " EXTERNAL; clients without one still connect",
+    )
 
 
 def server_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -58,6 +67,24 @@ def server_options(args: argparse.Namespace) -> dict[str, Any]:
         "account_registration": not args.no_registration,
         "nick_protection": args.nick_protection,
     }
+
+
+def request_client_certs(context: ssl.SSLContext | None, ca: Path | None) -> None:
+    """Ask TLS clients for a certificate (not required) that ``ca`` issued; ``ValueError``.
+
+    The stdlib ``ssl`` module cannot ask for a certificate without checking
+    it, so a self-signed client certificate would fail the handshake: only
+    certificates from a CA the server trusts can be used for SASL EXTERNAL.
+    """
+    if ca is None:
+        return
+    if context is None:
+        raise ValueError("--client-ca only makes sense with --tls")
+    try:
+        context.load_verify_locations(cafile=ca)
+    except (OSError, ssl.SSLError) as error:
+        raise ValueError(f"cannot use --client-ca {ca}: {error}") from None
+    context.verify_mode = ssl.CERT_OPTIONAL
 
 
 def check_store(path: str) -> None:

@@ -426,6 +426,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = config_from_args(args)
         tls_context = server_context(args.cert, args.key) if args.tls else None
+        accounts_cli.request_client_certs(tls_context, args.client_ca)
         store = open_history(config)
         if config.accounts:
             accounts_cli.check_store(config.history_db)
