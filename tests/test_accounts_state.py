@@ -19,6 +19,7 @@ from triochat._accounts.sasl import scram_client_final, scram_client_first
 from triochat._config import ServerConfig
 from triochat._history.records import HistoryQuery
 from triochat._state.effects import Ask, ConnId, Record, Send, Timer
+from triochat._state.model import PeerInfo
 
 LOGGED_IN = f"{SERVER} 900 alice alice!~alice@10.0.0.1 alice :You are now logged in as alice"
 SUCCESS = f"{SERVER} 903 alice :SASL authentication successful"
@@ -620,3 +621,41 @@ def test_when_the_accounts_database_fails_the_client_is_told() -> None:
     effects = h.state.unanswered(bob, Register("bob", "secret1"))
     [fail] = [e.message for e in effects if isinstance(e, Send)]
     assert fail.params[:3] == ("REGISTER", "TEMPORARILY_UNAVAILABLE", "bob")
+
+
+def _connect_with_cert(h: AccountHarness, nick: str, certfp: str) -> ConnId:
+    conn = h.connect()
+    h.state.network.clients[conn].peer = PeerInfo("10.9.9.9", True, "tls", certfp)
+    h.feed_all(conn, "CAP LS 302", "CAP REQ :sasl", f"NICK {nick}", f"USER {nick} 0 * :R")
+    return conn
+
+
+def test_nickserv_cert_add_then_sasl_external_then_cert_del() -> None:
+    h = harness()
+    alice = _logged_in(h, "alice")
+    fingerprint = "AB:" * 31 + "AB"
+    assert ns(h, alice, f"CERT ADD {fingerprint}") == ["Certificates: " + "ab" * 32]
+    assert ns(h, alice, "CERT LIST") == ["Certificates: " + "ab" * 32]
+    assert ns(h, alice, "CERT ADD nothex") == ["A fingerprint is 64 hex digits (SHA-256)"]
+    laptop = _connect_with_cert(h, "alice2", "ab" * 32)
+    h.feed(laptop, "AUTHENTICATE EXTERNAL")
+    out = h.feed(laptop, "AUTHENTICATE +")
+    assert out.codes(laptop)[-1] == "903"
+    assert h.state.network.clients[laptop].account == "alice"
+    assert ns(h, alice, "CERT DEL " + "ab" * 32) == ["Certificates: "]
+    stranger = _connect_with_cert(h, "eve", "ab" * 32)
+    h.feed(stranger, "AUTHENTICATE EXTERNAL")
+    assert h.feed(stranger, "AUTHENTICATE +").codes(stranger) == ["904"]
+
+
+def test_nickserv_refuses_what_needs_a_login_and_bad_passwords() -> None:
+    h = harness()
+    bob = h.register("bob")
+    assert ns(h, bob, "SET PASSWORD whatever") == ["Log in first"]
+    assert ns(h, bob, "CERT LIST") == ["Log in first"]
+    assert ns(h, bob, "DROP bob")[0].startswith("Log in first")
+    assert ns(h, bob, "REGISTER") == ["Syntax: REGISTER <password> [email]"]
+    assert ns(h, bob, "REGISTER abc") == ["Cannot register bob: Use at least 6 characters"]
+    bob_account = _logged_in(h, "carol")
+    assert ns(h, bob_account, "SET PASSWORD abc") == ["Use 6 to 300 printable bytes"]
+    assert ns(h, bob_account, "IDENTIFY secret1") == ["You are already logged in as carol"]
