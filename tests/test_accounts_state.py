@@ -659,3 +659,15 @@ def test_nickserv_refuses_what_needs_a_login_and_bad_passwords() -> None:
     bob_account = _logged_in(h, "carol")
     assert ns(h, bob_account, "SET PASSWORD abc") == ["Use 6 to 300 printable bytes"]
     assert ns(h, bob_account, "IDENTIFY secret1") == ["You are already logged in as carol"]
+
+
+def test_a_login_in_progress_never_shows_the_password_in_repr() -> None:
+    h = harness()
+    conn = h.start("alice")
+    h.feed_all(conn, "PASS alice:hunter22")
+    h.feed(conn, "AUTHENTICATE PLAIN")
+    h.feed(conn, "AUTHENTICATE " + b64("alice\0alice\0hunter22" + "x" * 300)[:400])
+    client = h.state.network.clients[conn]
+    assert client.sasl is not None
+    assert "hunter22" not in repr(client)
+    assert b64("alice\0alice\0hunter22")[:20] not in repr(client)

@@ -56,7 +56,8 @@ class Chunks:
     ``+`` for an empty one) ends the message.
     """
 
-    parts: list[str] = field(default_factory=list)
+    #: Left out of ``repr``: a PLAIN message carries the password.
+    parts: list[str] = field(default_factory=list, repr=False)
     size: int = 0
 
     def feed(self, chunk: str) -> bytes | None:

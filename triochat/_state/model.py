@@ -42,7 +42,8 @@ class Client:
     nick: str = "*"
     user: str = ""
     realname: str = ""
-    password: str | None = None
+    #: What PASS gave (a server password, or ``account:password``); never in ``repr``.
+    password: str | None = field(default=None, repr=False)
     has_nick: bool = False
     registered: bool = False
     negotiating_caps: bool = False
