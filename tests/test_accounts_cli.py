@@ -62,6 +62,9 @@ def test_serve_account_options() -> None:
     )
     config = config_from_args(build_parser().parse_args(["serve", "--no-accounts"]))
     assert not config.accounts
+    assert config.multiclient
+    config = config_from_args(build_parser().parse_args(["serve", "--no-multiclient"]))
+    assert not config.multiclient
 
 
 def test_client_ca_asks_for_certificates_only_with_tls(tmp_path: Path) -> None:

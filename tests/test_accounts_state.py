@@ -671,3 +671,53 @@ def test_a_login_in_progress_never_shows_the_password_in_repr() -> None:
     assert client.sasl is not None
     assert "hunter22" not in repr(client)
     assert b64("alice\0alice\0hunter22")[:20] not in repr(client)
+
+
+# -- multiclient ------------------------------------------------------------------------
+
+
+def _session(h: AccountHarness, nick: str, account: str, host: str) -> ConnId:
+    conn = h.start(nick, host=host)
+    h.plain(conn, account, "secret1")
+    assert "001" in h.feed(conn, "CAP END").codes(conn)
+    return conn
+
+
+def test_two_connections_of_one_account_share_the_nick() -> None:
+    h = harness()
+    h.create("alice", "secret1")
+    laptop = _session(h, "alice", "alice", "10.0.0.1")
+    phone = _session(h, "alice_", "alice", "10.0.0.2")  # asked for alice_: alice was taken
+    bob = h.register("bob")
+    assert h.state.network.clients[phone].nick == "alice"
+    assert h.state.network.clients[laptop].nick == "alice"
+    # Both hear what is said to the nick; each sees what the other sends.
+    to_alice = h.feed(bob, "PRIVMSG alice :hi both")
+    assert to_alice.recipients() == {laptop, phone}
+    from_phone = h.feed(phone, "PRIVMSG bob :from my phone")
+    assert from_phone.recipients() == {bob, laptop}
+    # In a channel, the person shows once.
+    h.feed(laptop, "JOIN #room")
+    h.feed(bob, "JOIN #room")
+    joined = h.feed(phone, "JOIN #room")
+    assert joined.to(bob) == []  # alice is already there
+    names = [line for line in h.feed(bob, "NAMES #room").to(bob) if " 353 " in line]
+    assert names[0].endswith(":@alice bob")
+    said = h.feed(phone, "PRIVMSG #room :hello room")
+    assert said.recipients() == {bob, laptop}
+    # The phone cannot rename the shared nick; leaving is not a quit while the laptop stays.
+    assert h.feed(phone, "NICK alice_phone").codes(phone) == ["433"]
+    left = h.feed(phone, "QUIT :bye")
+    assert left.to(bob) == []
+    assert h.feed(bob, "PRIVMSG alice :still there?").recipients() == {laptop}
+    assert h.feed(laptop, "QUIT :gone").codes(bob) == ["QUIT"]
+    assert h.state.network.holder("alice") is None
+
+
+def test_without_multiclient_the_older_connection_is_renamed() -> None:
+    h = harness(multiclient=False)
+    h.create("alice", "secret1")
+    laptop = _session(h, "alice", "alice", "10.0.0.1")
+    phone = _session(h, "alice_", "alice", "10.0.0.2")
+    assert h.state.network.clients[phone].nick == "alice"
+    assert h.state.network.clients[laptop].nick.startswith("Guest")

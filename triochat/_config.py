@@ -86,3 +86,6 @@ class ServerConfig:
     #: in: nothing, a warning and a rename after ``nick_protection_delay``, or at once.
     nick_protection: Literal["off", "warn", "strict"] = "warn"
     nick_protection_delay: float = 30.0
+    #: Several connections logged in to one account may share its nickname (Ergo's
+    #: multiclient): a message to the nick reaches them all.
+    multiclient: bool = True

@@ -52,6 +52,11 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-accounts", action="store_true", help="no accounts at all: no SASL, no NickServ"
     )
     group.add_argument(
+        "--no-multiclient",
+        action="store_true",
+        help="one connection per account's nick: a new login renames the older connection",
+    )
+    group.add_argument(
         "--client-ca",
         type=Path,
         metavar="FILE",
@@ -66,6 +71,7 @@ def server_options(args: argparse.Namespace) -> dict[str, Any]:
         "accounts": not args.no_accounts,
         "account_registration": not args.no_registration,
         "nick_protection": args.nick_protection,
+        "multiclient": not args.no_multiclient,
     }
 
 

@@ -189,7 +189,7 @@ class ServerState:
 
     def forget(self, client: Client, reason: str) -> None:
         """Remove ``client`` from everything, telling its peers that it quit."""
-        if client.registered:
+        if client.registered and not services.quit_shared(self, client, reason):
             out = self.replies
             out.to(self.network.peers(client), out.event(client, "QUIT", reason))
         self.network.remove(client, self.now())

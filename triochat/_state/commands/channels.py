@@ -10,7 +10,7 @@ from ..._irc.wire import MAX_BODY_BYTES
 from ..advertised import CHANNEL_SYNTAX, KICK_LENGTH, MEMBER_MODES, TOPIC_LENGTH
 from ..registry import Commands
 from ..replies import truncate
-from . import history
+from . import history, services
 from .upkeep import away_notify
 
 if TYPE_CHECKING:
@@ -61,6 +61,9 @@ def _announce_join(state: ServerState, client: Client, channel: Channel) -> None
     if not state.config.accounts:
         out.to_channel(channel, plain)
         return
+    if services.sibling_in(state, client, channel):  # already here, on another connection
+        out.send(client, plain)
+        return
     clients = state.network.clients
     extended = [conn for conn in channel.members if "extended-join" in clients[conn].caps]
     others = [conn for conn in channel.members if "extended-join" not in clients[conn].caps]
@@ -91,7 +94,11 @@ def part(state: ServerState, client: Client, message: Message) -> None:
 def leave(state: ServerState, client: Client, channel: Channel, command: str, reason: str) -> None:
     """``client`` leaves ``channel`` with ``command`` (PART), and its members hear it."""
     params = (channel.name, reason) if reason else (channel.name,)
-    state.replies.to_channel(channel, state.replies.event(client, command, *params))
+    event = state.replies.event(client, command, *params)
+    if command == "PART" and services.sibling_in(state, client, channel):
+        state.replies.send(client, event)  # still here, on another connection
+    else:
+        state.replies.to_channel(channel, event)
     state.network.leave(client, channel)
 
 
@@ -194,8 +201,12 @@ def names_reply(state: ServerState, client: Client, channel: Channel) -> None:
     clients = state.network.clients
     long_names = "userhost-in-names" in client.caps
     entries = []
+    shown: set[str] = set()  # a nick shared by several connections is listed once
     for conn, status in channel.members.items():
         member = clients[conn]
+        if member.nick in shown:
+            continue
+        shown.add(member.nick)
         entries.append(
             member_prefix(client, status) + (member.source if long_names else member.nick)
         )

@@ -39,8 +39,12 @@ def who(state: ServerState, client: Client, message: Message) -> None:
     if is_channel(mask):
         channel = network.channel(mask)
         if channel is not None:
+            shown: set[str] = set()  # a nick shared by several connections is listed once
             for conn, status in channel.members.items():
-                _who_reply(state, client, network.clients[conn], channel.name, status)
+                member = network.clients[conn]
+                if member.nick not in shown:
+                    shown.add(member.nick)
+                    _who_reply(state, client, member, channel.name, status)
     else:
         target = network.user(mask)
         if target is not None:

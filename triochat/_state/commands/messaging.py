@@ -155,7 +155,14 @@ def _route(
         return None
     if peer.away is not None and command == "PRIVMSG":
         out.numeric(client, rpl.RPL_AWAY, peer.nick, peer.away)
-    recipients = (peer.conn, client.conn) if echo and peer is not client else (peer.conn,)
+    # Every connection of the recipient's nick, and the sender's other connections
+    # (multiclient: each sees what the others send).
+    network = state.network
+    conns = dict.fromkeys(session.conn for session in network.sessions(peer))
+    conns.update(dict.fromkeys(s.conn for s in network.sessions(client) if s is not client))
+    if echo:
+        conns[client.conn] = None
+    recipients = tuple(conns)
     return (
         peer.nick,
         recipients,

@@ -33,7 +33,7 @@ from ..registry import Commands
 if TYPE_CHECKING:
     from ..._accounts.records import AccountQuestion, AccountReply
     from ..machine import ServerState
-    from ..model import Client
+    from ..model import Channel, Client
 
 __all__ = [
     "NICK_TIMER",
@@ -42,9 +42,11 @@ __all__ = [
     "may_take",
     "nick_timer",
     "protect_nick",
+    "quit_shared",
     "reclaim",
     "show_answer",
     "show_failure",
+    "sibling_in",
 ]
 
 commands = Commands()
@@ -247,7 +249,15 @@ def _reserved_for_other(state: ServerState, client: Client, nick: str) -> bool:
 
 
 def may_take(state: ServerState, client: Client, nick: str) -> bool:
-    """With strict protection, a registered client may not take someone's account name."""
+    """Whether a registered client may change to ``nick`` (433 said if not).
+
+    Not with strict protection and someone else's account name; not while
+    the nick is shared by several connections of an account.
+    """
+    if len(state.network.sessions(client)) > 1:
+        text = "Your nick is shared by your other connections; it cannot change"
+        state.replies.numeric(client, rpl.ERR_NICKNAMEINUSE, nick, text)
+        return False
     if state.config.nick_protection != "strict" or not _reserved_for_other(state, client, nick):
         return True
     text = "Nickname is reserved by an account; log in to use it"
@@ -286,6 +296,30 @@ def nick_timer(state: ServerState, client: Client) -> None:
         _rename(state, client, "You did not log in in time")
 
 
+def sibling_in(state: ServerState, client: Client, channel: Channel) -> bool:
+    """True if another connection sharing ``client``'s nick is in ``channel``."""
+    return any(
+        other is not client and other.conn in channel.members
+        for other in state.network.sessions(client)
+    )
+
+
+def quit_shared(state: ServerState, client: Client, reason: str) -> bool:
+    """One of several connections sharing a nick is going: the person stays.
+
+    Its channels' members hear a PART only where no other of its connections
+    is; nobody hears a QUIT. False if the nick is not shared (a plain QUIT).
+    """
+    if len(state.network.sessions(client)) < 2:
+        return False
+    out = state.replies
+    for channel in client.channels.values():
+        if not sibling_in(state, client, channel):
+            event = out.event(client, "PART", channel.name, reason)
+            out.to((conn for conn in channel.members if conn != client.conn), event)
+    return True
+
+
 def reclaim(state: ServerState, client: Client) -> None:
     """A client that logged in with SASL while registering gets its account's nick.
 
@@ -298,6 +332,9 @@ def reclaim(state: ServerState, client: Client) -> None:
         return
     holder = state.network.holder(name)
     if holder is not None and holder is not client:
+        if state.config.multiclient and holder.account_id == client.account_id:
+            state.network.share_nick(client, holder)  # phone and laptop: one person
+            return
         _rename(state, holder, f"{name} logged in from another connection")
     if state.network.take_nick(client, name, state.now()):
         client.nick = name
