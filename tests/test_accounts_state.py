@@ -721,3 +721,20 @@ def test_without_multiclient_the_older_connection_is_renamed() -> None:
     phone = _session(h, "alice_", "alice", "10.0.0.2")
     assert h.state.network.clients[phone].nick == "alice"
     assert h.state.network.clients[laptop].nick.startswith("Guest")
+
+
+def test_whox_shows_the_account() -> None:
+    h = harness()
+    alice = _logged_in(h, "alice")
+    bob = h.register("bob")
+    h.feed(alice, "JOIN #room")
+    h.feed(bob, "JOIN #room")
+    lines = h.feed(bob, "WHO #room %tcnfa,42").to(bob)
+    assert lines == [
+        f"{SERVER} 354 bob 42 #room alice H@ alice",
+        f"{SERVER} 354 bob 42 #room bob H 0",
+        f"{SERVER} 315 bob #room :End of WHO list",
+    ]
+    [line, _] = h.feed(bob, "WHO alice %nar").to(bob)
+    assert line == f"{SERVER} 354 bob alice alice R"
+    assert "WHOX" in " ".join(h.feed(bob, "VERSION").to(bob))

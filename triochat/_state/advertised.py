@@ -176,4 +176,5 @@ def isupport_tokens(config: ServerConfig) -> list[str]:
         f"TOPICLEN={TOPIC_LENGTH}",
         f"USERLEN={USER_LENGTH}",
         "UTF8ONLY",
+        "WHOX",
     ]

@@ -12,6 +12,7 @@ from ..advertised import VERSION, isupport_tokens
 from ..help import help_index, help_topic
 from ..registry import Commands
 from .channels import member_prefix
+from .whox import whox_reply
 
 if TYPE_CHECKING:
     from ..._irc.wire import Message
@@ -36,6 +37,10 @@ _WHOWAS_DEFAULT: Final = 10
 def who(state: ServerState, client: Client, message: Message) -> None:
     mask = message.param(0, "*")
     network = state.network
+    whox = message.param(1)
+    if whox.startswith("%"):  # WHOX: the fields asked for, the account among them
+        _whox(state, client, mask, whox[1:])
+        return
     if is_channel(mask):
         channel = network.channel(mask)
         if channel is not None:
@@ -49,6 +54,24 @@ def who(state: ServerState, client: Client, message: Message) -> None:
         target = network.user(mask)
         if target is not None:
             _who_reply(state, client, target, "*", "")
+    state.replies.numeric(client, rpl.RPL_ENDOFWHO, mask, "End of WHO list")
+
+
+def _whox(state: ServerState, client: Client, mask: str, spec: str) -> None:
+    network = state.network
+    if is_channel(mask):
+        channel = network.channel(mask)
+        if channel is not None:
+            shown: set[str] = set()
+            for conn, status in channel.members.items():
+                member = network.clients[conn]
+                if member.nick not in shown:
+                    shown.add(member.nick)
+                    whox_reply(state, client, member, channel.name, status, spec)
+    else:
+        target = network.user(mask)
+        if target is not None:
+            whox_reply(state, client, target, "*", "", spec)
     state.replies.numeric(client, rpl.RPL_ENDOFWHO, mask, "End of WHO list")
 
 
