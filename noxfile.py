@@ -16,7 +16,12 @@ PYPROJECT = nox.project.load_toml("pyproject.toml")
 
 # Debian packages that the end-to-end tests drive: a real IRC client nobody here
 # wrote (irssi) inside a real terminal (tmux), and openssl's s_client for TLS.
-E2E_DEBIAN_PACKAGES = {"irssi": "irssi", "tmux": "tmux", "openssl": "openssl"}
+E2E_DEBIAN_PACKAGES = {
+    "irssi": "irssi",
+    "tmux": "tmux",
+    "openssl": "openssl",
+    "weechat-headless": "weechat-headless",  # SASL SCRAM-SHA-256 from a client not ours
+}
 
 
 def _group(name: str) -> list[str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import subprocess
 from typing import TYPE_CHECKING
 
 import pytest
@@ -84,4 +85,32 @@ async def test_irssi_logs_in_with_sasl_plain_and_with_nickserv(tmp_path: Path) -
                 await tmux.type("/quit")
         finally:
             await tmux.close()
+        assert await server.stop() == 0
+
+
+async def test_weechat_logs_in_with_sasl_scram_sha_256(tmp_path: Path) -> None:
+    """WeeChat's own SCRAM-SHA-256 against ours: the password never crosses the wire."""
+    weechat = require("weechat-headless")
+    db = tmp_path / "triochat.db"
+    await _create_account(db, "erin", "secret3")
+    async with serve("--db", str(db)) as server:
+        commands = (
+            f"/server add tc 127.0.0.1/{server.port} -notls -nicks=erin"
+            " -sasl_mechanism=scram_sha_256 -sasl_username=erin -sasl_password=secret3"
+            ";/connect tc"
+        )
+        process = await trio.lowlevel.open_process(
+            [weechat, "--dir", str(tmp_path / "weechat"), "-r", commands],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            with trio.fail_after(60):
+                while await _account_of(server.port, "erin") != "erin":  # noqa: ASYNC110
+                    await trio.sleep(0.2)  # polling: WeeChat tells us nothing
+        finally:
+            process.kill()
+            with trio.move_on_after(10):
+                await process.wait()
         assert await server.stop() == 0
