@@ -529,7 +529,8 @@ def test_a_reserved_nick_is_warned_then_renamed() -> None:
     h.create("alice", "secret1")
     conn = h.register("alice")
     client = h.state.network.clients[conn]
-    assert client.nick_claim == "alice"
+    assert client.nick_claim == ("alice", h.clock.now + 30)
+    h.clock.advance(30)
     effects = h.state.timer(Timer(conn, "nick-protection"))
     assert client.nick.startswith("Guest")
     assert any("NICK" in str(e) for e in effects)
@@ -540,6 +541,7 @@ def test_identifying_in_time_keeps_the_nick() -> None:
     h.create("alice", "secret1")
     conn = h.register("alice")
     ns(h, conn, "IDENTIFY secret1")
+    h.clock.advance(30)
     h.state.timer(Timer(conn, "nick-protection"))
     assert h.state.network.clients[conn].nick == "alice"
 
@@ -737,3 +739,18 @@ def test_whox_shows_the_account() -> None:
     [line, _] = h.feed(bob, "WHO alice %nar").to(bob)
     assert line == f"{SERVER} 354 bob alice alice R"
     assert "WHOX" in " ".join(h.feed(bob, "VERSION").to(bob))
+
+
+def test_an_early_timer_from_an_earlier_warning_renames_nobody() -> None:
+    h = harness()
+    h.create("alice", "secret1")
+    conn = h.register("alice")
+    h.clock.advance(20)
+    h.feed(conn, "NICK other")
+    h.feed(conn, "NICK alice")  # warned again: 30 s from now
+    h.clock.advance(10)
+    h.state.timer(Timer(conn, "nick-protection"))  # the first warning's timer
+    assert h.state.network.clients[conn].nick == "alice"
+    h.clock.advance(20)
+    h.state.timer(Timer(conn, "nick-protection"))
+    assert h.state.network.clients[conn].nick.startswith("Guest")

@@ -68,8 +68,9 @@ class Client:
     account_id: int | None = None
     #: A login in progress (SASL or PASS); registration waits for it.
     sasl: Exchange | None = None
-    #: A reserved nickname this client holds without its account (casefolded), until renamed.
-    nick_claim: str | None = None
+    #: A reserved nickname this client holds without its account (casefolded), and when
+    #: it will be renamed unless it logs in.
+    nick_claim: tuple[str, float] | None = None
 
     def update_source(self) -> None:
         self.source = f"{self.nick}!{self.user}@{self.host}"

@@ -276,8 +276,8 @@ def protect_nick(state: ServerState, client: Client) -> None:
         return
     if not client.registered:
         return  # warned after 001, when the client can read it
-    client.nick_claim = casefold(client.nick)
     delay = state.config.nick_protection_delay
+    client.nick_claim = (casefold(client.nick), state.now() + delay)
     _notice(
         state,
         client,
@@ -289,8 +289,9 @@ def protect_nick(state: ServerState, client: Client) -> None:
 
 def nick_timer(state: ServerState, client: Client) -> None:
     """The grace period is over: rename the client if it still holds the nick without login."""
-    if client.nick_claim is None or casefold(client.nick) != client.nick_claim:
-        return
+    claim = client.nick_claim
+    if claim is None or casefold(client.nick) != claim[0] or state.now() < claim[1]:
+        return  # logged in, renamed, or warned again later (a later timer is due)
     client.nick_claim = None
     if _reserved_for_other(state, client, client.nick):
         _rename(state, client, "You did not log in in time")
