@@ -643,6 +643,9 @@ def test_nickserv_cert_add_then_sasl_external_then_cert_del() -> None:
     out = h.feed(laptop, "AUTHENTICATE +")
     assert out.codes(laptop)[-1] == "903"
     assert h.state.network.clients[laptop].account == "alice"
+    other = _connect_with_cert(h, "alice3", "ab" * 32)
+    h.feed(other, "AUTHENTICATE EXTERNAL")
+    assert h.feed(other, "AUTHENTICATE " + b64("bob")).codes(other) == ["904"]  # not its account
     assert ns(h, alice, "CERT DEL " + "ab" * 32) == ["Certificates: "]
     stranger = _connect_with_cert(h, "eve", "ab" * 32)
     h.feed(stranger, "AUTHENTICATE EXTERNAL")

@@ -113,6 +113,7 @@ def _step(state: ServerState, client: Client, exchange: Exchange, data: bytes) -
         if certfp is None:
             _fail(state, client, "SASL EXTERNAL needs a TLS client certificate")
             return
+        exchange.name = data.decode(errors="replace")  # an authorization identity, if any
         state.replies.add(Ask(client.conn, CertLogin(certfp, "sasl")))
     else:
         _scram_step(state, client, exchange, data)
@@ -259,6 +260,8 @@ def _login_answer(
         if exchange.name:
             state.accounts.failed(client.host, exchange.name)
         _fail(state, client)
+    elif exchange.name and casefold(exchange.name) != casefold(account.name):
+        _fail(state, client)  # EXTERNAL asking to be another account than the certificate's
     else:
         _succeed(state, client, account)
 
