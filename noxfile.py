@@ -16,7 +16,12 @@ PYPROJECT = nox.project.load_toml("pyproject.toml")
 
 # Debian packages that the end-to-end tests drive: a real IRC client nobody here
 # wrote (irssi) inside a real terminal (tmux), and openssl's s_client for TLS.
-E2E_DEBIAN_PACKAGES = {"irssi": "irssi", "tmux": "tmux", "openssl": "openssl"}
+E2E_DEBIAN_PACKAGES = {
+    "irssi": "irssi",
+    "tmux": "tmux",
+    "openssl": "openssl",
+    "weechat-headless": "weechat-headless",  # SASL SCRAM-SHA-256 from a client not ours
+}
 
 
 def _group(name: str) -> list[str]:
@@ -98,3 +103,13 @@ def soak(session: nox.Session) -> None:
     """
     session.install("-e", ".")
     session.run("python", "-m", "benchmarks.soak", *session.posargs)
+
+
+@nox.session(name="bench_logins")
+def bench_logins(session: nox.Session) -> None:
+    """100 concurrent SCRAM logins and the chat latency meanwhile (issue 13).
+
+    ``nox -s bench_logins [-- --mechanism PLAIN --logins 100]``.
+    """
+    session.install("-e", ".")
+    session.run("python", "-m", "benchmarks.logins", *session.posargs)

@@ -44,7 +44,12 @@ def _problems(tmp_path: Path, text: str) -> list[str]:
         ("[limits]\nmax_client = 5\n", "triochat.toml:2: limits.max_client: unknown key"),
         ("\n[limitz]\nx = 1\n", "triochat.toml:2: limitz: unknown section"),
         ("[listeners.web]\nport = 8080\nwat = 1\n", "triochat.toml:3: listeners.web.wat: unknown"),
-        ("[accounts]\nenabled = true\n", "triochat.toml:2: accounts.enabled: unknown key"),
+        ("[cluster]\nnodes = 2\n", "triochat.toml:2: cluster.nodes: unknown key"),
+        ("[accounts]\nenabled = 1\n", "triochat.toml:2: accounts.enabled: must be true or false"),
+        (
+            "[accounts]\nnick_protection = 'loud'\n",
+            "triochat.toml:2: accounts.nick_protection: must be one of off, warn, strict",
+        ),
         ("[cluster]\nredis = 'x'\n", "triochat.toml:2: cluster.redis: unknown key"),
         # wrong types
         ('[limits]\nmax_clients = "many"\n', "limits.max_clients: must be a whole number"),

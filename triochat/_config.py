@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Final
+from typing import Final, Literal
 
 __all__ = ["DEFAULT_MOTD", "RESTART_ONLY", "ServerConfig", "reloaded"]
 
@@ -78,6 +78,17 @@ class ServerConfig:
     history_query_timeout: float = 10.0
     #: On shutdown, time allowed to save the history still queued.
     history_flush_timeout: float = 10.0
+    #: Accounts (SASL, REGISTER, NickServ), kept in ``history_db`` beside the history.
+    accounts: bool = True
+    #: Anyone may register an account (off: only the owner, with ``triochat account create``).
+    account_registration: bool = True
+    #: What happens to someone who takes a registered account's nickname without logging
+    #: in: nothing, a warning and a rename after ``nick_protection_delay``, or at once.
+    nick_protection: Literal["off", "warn", "strict"] = "warn"
+    nick_protection_delay: float = 30.0
+    #: Several connections logged in to one account may share its nickname (Ergo's
+    #: multiclient): a message to the nick reaches them all.
+    multiclient: bool = True
     #: Server operators: (name, password hash made by ``triochat hash-password``) pairs.
     opers: tuple[tuple[str, str], ...] = ()
 

@@ -13,6 +13,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from .._version import __version__
+from . import accounts as accounts_cli
 from . import certs as certs_cli
 from . import config as config_cli
 from . import connect as connect_cli
@@ -52,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     hash_password_cli.add_arguments(hashing)
     hashing.set_defaults(run=hash_password_cli.run)
+    account = commands.add_parser("account", help="manage accounts (the server's owner)")
+    accounts_cli.add_arguments(account)
+    account.set_defaults(run=accounts_cli.run)
     return parser
 
 

@@ -24,6 +24,7 @@ from .._ops.settings import SETTINGS
 from .._ops.tlsswap import SwappableTlsListener, TlsContextHolder
 from .._server.server import ChatServer
 from .._tls import DEFAULT_CERT_DIR, SERVER_FILE, TlsSetupError, server_context
+from . import accounts as accounts_cli
 
 if TYPE_CHECKING:
     from .._config import ServerConfig
@@ -225,6 +226,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_false",
         help="store nothing, replay nothing, no CHATHISTORY",
     )
+    accounts_cli.add_server_arguments(parser)
     parser.add_argument(
         "--oper",
         action="append",
@@ -381,8 +383,13 @@ def run(args: argparse.Namespace) -> int:
         tls = None
         if launch.tls_port is not None:
             tls = TlsContextHolder(server_context(launch.cert, launch.key))
+            accounts_cli.request_client_certs(tls.context, launch.client_ca)
+        elif launch.client_ca is not None:
+            raise ValueError("--client-ca only makes sense with --tls")
         store = open_history(launch.server)
-    except (TlsSetupError, HistoryError) as error:
+        if launch.server.accounts:
+            accounts_cli.check_store(launch.server.history_db)
+    except (ValueError, TlsSetupError, HistoryError) as error:
         print(f"triochat serve: {error}", file=sys.stderr)
         return 2
     logs.configure(launch.log_level, launch.log_format)

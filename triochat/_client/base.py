@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
 
     from .events import Event
+    from .sasl import Credentials, SaslClient
 
 
 __all__ = [
@@ -176,6 +177,8 @@ class CoreState:
         nick_fallback: when the nick is taken during registration, try it
             with a ``_`` more (a few times) before asking the user.
         monotonic: seconds on a steady clock, for the lag.
+        login: an account to log in to with SASL while registering.
+        secure: the connection is encrypted (SASL PLAIN may then be used).
     """
 
     def __init__(
@@ -188,8 +191,16 @@ class CoreState:
         extra_caps: Iterable[str] = (),
         nick_fallback: bool = False,
         monotonic: Callable[[], float] = time.monotonic,
+        login: Credentials | None = None,
+        secure: bool = False,
     ) -> None:
         self.nick = nick or "*"
+        #: The account the server says we are logged in as.
+        self.account: str | None = None
+        self._login = login
+        self._secure = secure
+        self._sasl_offer: str | None = None
+        self._sasl: SaslClient | None = None
         #: Capabilities the server acknowledged.
         self.caps: set[str] = set()
         #: Joined channels, by casefolded name.

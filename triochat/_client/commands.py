@@ -50,6 +50,8 @@ class Verb(enum.Enum):
     KICK = "kick"
     OPER = "oper"
     QUIT = "quit"
+    REGISTER = "register"
+    IDENTIFY = "identify"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +90,10 @@ COMMANDS: Final[tuple[CommandSpec, ...]] = (
     CommandSpec(Verb.KICK, "kick", None, "[#CHANNEL] NICK [REASON]", "remove NICK from a channel"),
     CommandSpec(Verb.OPER, "oper", None, "NAME PASSWORD", "log in as a server operator"),
     CommandSpec(Verb.QUIT, "quit", "exit", "[REASON]", "leave the server"),
+    CommandSpec(
+        Verb.REGISTER, "register", None, "PASSWORD [EMAIL]", "register your nick as an account"
+    ),
+    CommandSpec(Verb.IDENTIFY, "identify", None, "[ACCOUNT] PASSWORD", "log in to your account"),
 )
 
 _BY_SLASH: Final = {spec.slash: spec.verb for spec in COMMANDS if spec.slash}

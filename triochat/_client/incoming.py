@@ -17,6 +17,7 @@ from .events import (
     Joined,
     LagMeasured,
     Left,
+    LoggedIn,
     MemberJoined,
     MemberLeft,
     MemberModes,
@@ -48,6 +49,7 @@ from .base import (
     nick_of,
     same_name,
 )
+from .sasl import SaslClient
 from .typed import TypedInput
 
 
@@ -60,8 +62,12 @@ class Incoming(TypedInput):
             more = len(message.params) > 3 and message.params[2] == "*"
             offered = last_param(message).split() if len(message.params) > 2 else []
             self._offered_caps.update(cap.partition("=")[0] for cap in offered)
+            for cap in offered:
+                if cap.startswith("sasl="):
+                    self._sasl_offer = cap.partition("=")[2]
             if not more:
-                wanted = sorted(self._wanted_caps & self._offered_caps)
+                wanted_caps = self._wanted_caps | ({"sasl"} if self._login else set())
+                wanted = sorted(wanted_caps & self._offered_caps)
                 if wanted:
                     self._send("CAP", "REQ", " ".join(wanted))
                 else:
@@ -72,11 +78,49 @@ class Incoming(TypedInput):
                     self.caps.discard(cap[1:])
                 else:
                     self.caps.add(cap)
-            self._end_caps()
+            if not self._start_sasl():
+                self._end_caps()
         elif subcommand == "NAK":
             self._end_caps()
         elif subcommand == "DEL":
             self.caps.difference_update(message.param(2).split())
+
+    # -- SASL (``--account``) ------------------------------------------------------
+
+    def _start_sasl(self) -> bool:
+        """Ask for a SASL mechanism if we have an account to log in to; False if not."""
+        if self._login is None or self._sasl is not None or self._cap_ended:
+            return False
+        if "sasl" not in self.caps:
+            self._show("-!- the server offers no SASL: not logged in", error=True)
+            return False
+        self._sasl = SaslClient(self._login, secure=self._secure, offered=self._sasl_offer)
+        if self._sasl.mechanism is None:
+            self._show(f"-!- not logged in: {self._sasl.refusal}", error=True)
+            return False
+        self._send("AUTHENTICATE", self._sasl.mechanism)
+        return True
+
+    def _on_authenticate(self, message: Message) -> None:
+        if self._sasl is None:
+            return
+        answer = self._sasl.respond(message.param(0))
+        for chunk in answer if answer is not None else ["*"]:
+            self._send("AUTHENTICATE", chunk)
+
+    def _on_logged_in(self, message: Message) -> None:
+        self.account = message.param(2) or None
+        self._show(f"-!- logged in as {self.account}")
+        if self.account is not None:
+            self._emit(LoggedIn(sanitize(self.account)))
+
+    def _on_sasl_end(self, message: Message) -> None:
+        if message.command != rpl.RPL_SASLSUCCESS:
+            self._show(f"-!- login failed: {last_param(message)}", error=True)
+        self._end_caps()
+
+    def _on_register(self, message: Message) -> None:
+        self._show(f"-!- {message.param(0).lower()}: {message.param(1)}: {last_param(message)}")
 
     def _on_welcome(self, message: Message) -> None:
         self._phase = Phase.CHATTING
@@ -323,4 +367,11 @@ HANDLERS: Final[dict[str, Callable[[Incoming, Message], None]]] = {
     "WARN": Incoming._on_standard_reply,
     "NOTE": Incoming._on_standard_reply,
     "BATCH": Incoming._on_batch,
+    "AUTHENTICATE": Incoming._on_authenticate,
+    "REGISTER": Incoming._on_register,
+    rpl.RPL_LOGGEDIN: Incoming._on_logged_in,
+    rpl.RPL_SASLSUCCESS: Incoming._on_sasl_end,
+    rpl.ERR_SASLFAIL: Incoming._on_sasl_end,
+    rpl.ERR_SASLTOOLONG: Incoming._on_sasl_end,
+    rpl.ERR_SASLABORTED: Incoming._on_sasl_end,
 }

@@ -184,6 +184,21 @@ class TypedInput(CoreState):
         else:
             self._send(*line)
 
+    def _cmd_register(self, args: str) -> None:
+        words = args.split()
+        if not 1 <= len(words) <= 2:
+            self._show("-!- usage: /register PASSWORD [EMAIL]", error=True)
+            return
+        email = words[1] if len(words) == 2 else "*"
+        self._send("REGISTER", "*", email, words[0])
+
+    def _cmd_identify(self, args: str) -> None:
+        words = args.split()
+        if not 1 <= len(words) <= 2:
+            self._show("-!- usage: /identify [ACCOUNT] PASSWORD", error=True)
+            return
+        self._send("PRIVMSG", "NickServ", "IDENTIFY " + " ".join(words))
+
     def _quit(self, reason: str) -> None:
         if self._send("QUIT", reason or DEFAULT_QUIT_REASON):
             self._quit_sent = True
@@ -275,6 +290,8 @@ _COMMANDS: Final[dict[Verb, Callable[[TypedInput, str], None]]] = {
     Verb.JOIN: TypedInput._cmd_join,
     Verb.PART: TypedInput._cmd_part,
     Verb.QUIT: TypedInput._quit,
+    Verb.REGISTER: TypedInput._cmd_register,
+    Verb.IDENTIFY: TypedInput._cmd_identify,
     **{
         verb: partial(TypedInput._cmd_moderation, verb=verb)
         for verb in (

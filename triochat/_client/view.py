@@ -34,6 +34,7 @@ from .events import (
     Joined,
     LagMeasured,
     Left,
+    LoggedIn,
     MemberJoined,
     MemberLeft,
     MemberModes,
@@ -170,6 +171,8 @@ class ChatView:
         self.windows: dict[str, Window] = {STATUS: status}
         self.current = STATUS
         self.nick = ""
+        #: The account we are logged in to, if any (shown on the status line).
+        self.account: str | None = None
         self.server = ""
         self.lag: float | None = None
         self.connected = False
@@ -252,6 +255,9 @@ class ChatView:
                 self.nick, self.server = nick, server
                 self.connected, self.state = True, "connected"
                 update.status = True
+            case LoggedIn(account):
+                self.account = account
+                update.status = True
             case Joined(channel):
                 self._joined(channel, update)
             case Left(channel):
@@ -306,6 +312,7 @@ class ChatView:
                 self.lag = seconds
                 update.status = True
             case ConnectionLost():
+                self.account = None  # a new connection logs in again
                 self._connection_lost(event, update)
             case Connecting(attempt):
                 self.state = "connecting" if attempt == 0 else f"reconnecting (attempt {attempt})"

@@ -138,6 +138,17 @@ def log_format(value: object) -> object:
     return value
 
 
+def choice(*options: str) -> Callable[[object], object]:
+    """One of ``options``, exactly."""
+
+    def checked(value: object) -> object:
+        if value not in options:
+            raise Invalid(f"must be one of {', '.join(options)}: {_shown(value)}")
+        return value
+
+    return checked
+
+
 def strings(value: object) -> object:
     """A string or a list of strings, as a tuple."""
     if isinstance(value, str):

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["ConfigError", "Given", "Operator", "read_file"]
 
 #: Sections accepted so that configs written for later versions merge cleanly, with no keys yet.
-RESERVED_EMPTY: Final = ("accounts", "cluster")
+RESERVED_EMPTY: Final = ("cluster",)
 _HEADER = re.compile(r"\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?$")
 _NAME = r"(?:\"[^\"]*\"|'[^']*'|[A-Za-z0-9_-]+)"
 _KEY = re.compile(rf"\s*({_NAME}(?:\s*\.\s*{_NAME})*)\s*=")

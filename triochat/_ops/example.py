@@ -29,6 +29,7 @@ _SAMPLES: Final[dict[str, object]] = {
     "history_max_per_channel": 10000,
     "stats_interval": 60,
     "metrics_port": 9100,
+    "client_ca": "/etc/triochat/client-ca.pem",
 }
 _HEADER: Final = """\
 # triochat configuration (TOML): triochat serve --config FILE

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, cast
+from typing import TYPE_CHECKING, Final, Literal, cast
 
 from .._config import DEFAULT_MOTD, ServerConfig
 from .._opers.passwords import is_password_hash
@@ -54,6 +54,8 @@ class Launch:
     #: Where /metrics, /healthz and /readyz are served (no port: not at all).
     metrics_port: int | None = None
     metrics_host: str = "127.0.0.1"
+    #: The CA whose client certificates TLS asks for (SASL EXTERNAL), if any.
+    client_ca: Path | None = None
     #: Reserved for the web listener (another part of the work).
     web: dict[str, object] = field(default_factory=dict)
     operators: tuple[Operator, ...] = ()
@@ -158,6 +160,7 @@ def resolve(
         log_format=cast("str", values["log_format"]),
         metrics_port=cast("int | None", values["metrics_port"]),
         metrics_host=cast("str", values["metrics_host"]),
+        client_ca=cast("Path | None", values["client_ca"]),
         web={key: values[key] for key in ("web_port", "web_host", "web_origin", "trusted_proxy")},
         operators=operators,
         config_file=config_file,
@@ -204,6 +207,10 @@ def _server_config(values: dict[str, object], motd: tuple[str, ...] | None) -> S
         history_replay=cast("int", v["history_replay"]),
         history_max_age=cast("float | None", v["history_max_age"]),
         history_max_per_channel=cast("int | None", v["history_max_per_channel"]),
+        accounts=cast("bool", v["accounts"]),
+        account_registration=cast("bool", v["account_registration"]),
+        nick_protection=cast("Literal['off', 'warn', 'strict']", v["nick_protection"]),
+        multiclient=cast("bool", v["multiclient"]),
     )
 
 

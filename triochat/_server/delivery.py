@@ -14,13 +14,16 @@ from typing import TYPE_CHECKING
 
 import trio
 
+from .._accounts.service import AccountsUnavailable
 from .._history.records import HistoryQuery
 from .._history.service import HistoryUnavailable
 from .._irc.tags import TAG_VARIANTS, visible_tags
 from .._irc.wire import serialize
 from .._state.effects import Ask, Close, Record, Schedule, Send
+from .._state.questions import ContinueList, PasswordCheck, Rehash, ServerBanChange
 
 if TYPE_CHECKING:
+    from .._accounts.service import AccountService
     from .._config import ServerConfig
     from .._history.service import History
     from .._ops.metrics import Metrics
@@ -48,6 +51,7 @@ class Delivery:
         history: History | None,
         metrics: Metrics,
         services: Services | None = None,
+        accounts: AccountService | None = None,
     ) -> None:
         self.config = config
         self.state = state
@@ -57,6 +61,8 @@ class Delivery:
         self.metrics = metrics
         #: Answers the questions that are not history queries (passwords, bans, LIST).
         self.services = services
+        #: Answers the accounts' questions (logins, registrations, NickServ).
+        self.accounts = accounts
         #: The connections being served, by id.
         self.connections: dict[ConnId, Connection] = {}
 
@@ -82,8 +88,8 @@ class Delivery:
     async def answer(self, ask: Ask) -> None:
         """Put ``ask`` to its service and give the state the answer; only the asker waits.
 
-        An answer may bring new questions (the next chunk of a LIST): they are
-        answered in turn, before the asker's next line.
+        An answer may bring new questions (the next chunk of a LIST, SCRAM's lookup
+        then its proof): they are answered in turn, before the asker's next line.
         """
         pending = [ask]
         while pending:
@@ -92,10 +98,17 @@ class Delivery:
 
     async def _answer_one(self, ask: Ask) -> list[Effect]:
         question = ask.question
-        if not isinstance(question, HistoryQuery):
+        if isinstance(question, PasswordCheck | ServerBanChange | ContinueList | Rehash):
             assert self.services is not None, "no services to answer with"
             result = await self.services.answer(question)
             return self.state.answer(ask.conn, question, result)
+        if not isinstance(question, HistoryQuery):
+            assert self.accounts is not None, "no account questions without accounts"
+            try:
+                reply = await self.accounts.answer(question)
+            except AccountsUnavailable:
+                return self.state.unanswered(ask.conn, question)
+            return self.state.answer(ask.conn, question, reply)
         assert self.history is not None, "no history questions without history"
         try:
             with trio.fail_after(self.config.history_query_timeout):

@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from .._accounts.service import AccountService
+from .._accounts.store import AccountStore
 from .._config import ServerConfig, reloaded
 from .._history.service import History
 from .._history.store import HistoryStore
@@ -48,7 +50,7 @@ from .timers import Timers
 from .transports import negotiate, peer_info
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Sequence
+    from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
     from contextlib import AbstractAsyncContextManager
 
     from .._state.effects import Timer
@@ -87,6 +89,12 @@ class ChatServer:
             self.history.observe_write = self.metrics.history_write_seconds.observe
         #: Accepting connections now (readiness): from listening until shutdown.
         self.accepting = False
+        self.accounts: AccountService | None = None
+        if config.accounts:
+            # The same database as the history (its own connection; WAL shares the file).
+            path = store.path if store is not None else config.history_db
+            threaded = store.threaded if store is not None else None
+            self.accounts = AccountService(AccountStore(path), threaded=threaded)
         self._ids = itertools.count(1)
         self.admission = Admission()
         #: Runs every timer the state sets, in one task.
@@ -94,7 +102,14 @@ class ChatServer:
         #: Carries out the state's effects; writes happen once per round (the flusher).
         self.services = Services(self.history)
         self.delivery = Delivery(
-            config, self.state, Flusher(), self.timers, self.history, self.metrics, self.services
+            config,
+            self.state,
+            Flusher(),
+            self.timers,
+            self.history,
+            self.metrics,
+            self.services,
+            self.accounts,
         )
 
     def reload(self, config: ServerConfig) -> list[str]:
@@ -158,9 +173,11 @@ class ChatServer:
         ``history_flush_timeout``), even when cancelled.
         Without a trigger, it serves until cancelled.
         """
-        async with self._history_running(), trio.open_nursery() as server:
+        async with self._accounts_open(), self._history_running(), trio.open_nursery() as server:
             await self._load_replay_buffers()
             await self._load_server_bans()
+            if self.accounts is not None:
+                self.state.preload_accounts(await self.accounts.names())
             await server.start(self.delivery.flusher.run)
             await server.start(self.timers.run)
             if self.config.stats_interval is not None:
@@ -194,6 +211,16 @@ class ChatServer:
                 grace = self.config.shutdown_grace
                 connections.cancel_scope.deadline = trio.current_time() + grace
             server.cancel_scope.cancel()  # the flusher and timers: every connection has ended
+
+    @contextlib.asynccontextmanager
+    async def _accounts_open(self) -> AsyncIterator[None]:
+        """Close the accounts database when the server stops."""
+        try:
+            yield
+        finally:
+            if self.accounts is not None:
+                with trio.CancelScope(shield=True):
+                    await self.accounts.aclose()
 
     def _history_running(self) -> AbstractAsyncContextManager[None]:
         if self.history is None:

@@ -27,12 +27,14 @@ __all__ = [
     "MAX_KICK_TARGETS",
     "MAX_LIST",
     "MAX_TARGETS",
+    "SASL_MECHANISMS",
     "TOPIC_LENGTH",
     "USER_LENGTH",
     "USER_MODES",
     "VERSION",
     "ModeRow",
     "capabilities",
+    "capability_values",
     "isupport_tokens",
 ]
 
@@ -55,6 +57,11 @@ _CAPABILITIES: Final = frozenset(
         "userhost-in-names",
     }
 )
+
+#: Capabilities of accounts (``config.accounts``); registration has its own switch.
+_ACCOUNT_CAPABILITIES: Final = frozenset({"sasl", "account-tag", "account-notify", "extended-join"})
+#: The SASL mechanisms offered (the value of the ``sasl`` capability), best first.
+SASL_MECHANISMS: Final = ("SCRAM-SHA-256", "PLAIN", "EXTERNAL")
 
 TOPIC_LENGTH: Final = 390
 KICK_LENGTH: Final = 390
@@ -136,7 +143,22 @@ USER_SYNTAX: Final = ModeSyntax("", "", "", USER_FLAGS, ())
 
 def capabilities(config: ServerConfig) -> frozenset[str]:
     """The IRCv3 capabilities this server offers with ``config``."""
-    return _CAPABILITIES if config.history else _CAPABILITIES - {"draft/chathistory"}
+    caps = _CAPABILITIES if config.history else _CAPABILITIES - {"draft/chathistory"}
+    if config.accounts:
+        caps |= _ACCOUNT_CAPABILITIES
+        if config.account_registration:
+            caps |= {"draft/account-registration"}
+    return caps
+
+
+def capability_values(config: ServerConfig) -> dict[str, str]:
+    """The values shown after ``=`` in ``CAP LS 302`` (and later versions)."""
+    values: dict[str, str] = {}
+    if config.accounts:
+        values["sasl"] = ",".join(SASL_MECHANISMS)
+        if config.account_registration:
+            values["draft/account-registration"] = "before-connect"
+    return values
 
 
 def myinfo(server_name: str) -> tuple[str, ...]:

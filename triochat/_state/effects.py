@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, NewType
 if TYPE_CHECKING:
     from typing import TypeAlias
 
+    from .._accounts.records import AccountQuestion
     from .._history.records import HistoryEntry, HistoryQuery
     from .._irc.wire import Message
     from .questions import ContinueList, PasswordCheck, Rehash, ServerBanChange
@@ -57,7 +58,9 @@ class Record:
 
 
 #: Questions a service answers; each kind grows this union (password checks, claims).
-Question: TypeAlias = "HistoryQuery | PasswordCheck | ContinueList | ServerBanChange | Rehash"
+Question: TypeAlias = (
+    "HistoryQuery | PasswordCheck | ContinueList | ServerBanChange | Rehash | AccountQuestion"
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,11 +17,13 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, cast
 
+from .._history.records import HistoryQuery
 from .._irc import numerics as rpl
 from .._irc.tags import new_id_source
 from .._irc.wire import InvalidUtf8, LineTooLong, TooManyParams
+from .accounts import AccountsState
 from .advertised import capabilities
-from .commands import GROUPS, history, listing, oper
+from .commands import GROUPS, accounts, history, listing, oper, services
 from .effects import Schedule, Timer
 from .model import Client
 from .network import Network
@@ -33,6 +35,7 @@ from .serverbans import ServerBans
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
 
+    from .._accounts.records import AccountReply
     from .._config import ServerConfig
     from .._history.records import HistoryEntry
     from .._irc.wire import Message, RemoteProtocolError
@@ -59,7 +62,9 @@ class ServerState:
         self.created = clock()
         self.network = Network(config.server_name)
         self.replies = Replies(config.server_name, clock)
-        features = frozenset({"history"} if config.history else ())
+        features = frozenset(
+            {*(("history",) if config.history else ()), *(("accounts",) if config.accounts else ())}
+        )
         #: The commands this server serves, by name (HELP lists exactly these).
         self.commands = merge(GROUPS, features)
         self.capabilities = capabilities(config)
@@ -74,6 +79,8 @@ class ServerState:
         self.max_users = 0
         #: K-lines and D-lines in force (kept in the database too, loaded at start).
         self.server_bans = ServerBans()
+        #: Registered account names and login limits (the accounts live in the database).
+        self.accounts = AccountsState(clock)
 
     def now(self) -> float:
         return self._clock()
@@ -144,6 +151,8 @@ class ServerState:
         client = self.network.clients.get(timer.conn)
         if client is not None and timer.kind == REGISTRATION_TIMER and not client.registered:
             self.replies.close(client.conn, "Closing link: Registration timed out")
+        elif client is not None and timer.kind == services.NICK_TIMER:
+            services.nick_timer(self, client)
         return self.replies.take()
 
     def preload(self, entries: Iterable[HistoryEntry]) -> None:
@@ -154,12 +163,17 @@ class ServerState:
         """Put back the server bans saved before a restart (lapsed ones are dropped later)."""
         self.server_bans.load(bans)
 
+    def preload_accounts(self, names: Iterable[str]) -> None:
+        """The registered account names, whose nicknames are reserved."""
+        self.accounts.preload(names)
+
     def answer(self, conn: ConnId, question: Question, result: object) -> list[Effect]:
         """A service answered the :class:`~.effects.Ask` of ``conn``.
 
         ``result`` is what that kind of question is answered with: the entries
         of a :class:`~.._history.records.HistoryQuery`, a ``bool`` for a
-        password check or a saved server ban, ``None`` to go on with a LIST.
+        password check or a saved server ban, ``None`` to go on with a LIST,
+        the notes of a reload, an :class:`~.._accounts.records.AccountReply`.
         """
         client = self.network.clients.get(conn)
         if client is None:
@@ -170,10 +184,12 @@ class ServerState:
             oper.answered(self, client, question, result is True)
         elif isinstance(question, Rehash):
             oper.rehashed(self, client, cast("list[str]", result))
-        else:
+        elif isinstance(question, HistoryQuery):
             history.show_answer(
                 self, client, question, list(cast("Sequence[HistoryEntry]", result))
             )
+        else:
+            accounts.show_answer(self, client, question, cast("AccountReply", result))
         return self.replies.take()
 
     def unanswered(self, conn: ConnId, question: Question) -> list[Effect]:
@@ -187,8 +203,10 @@ class ServerState:
             oper.answered(self, client, question, False)
         elif isinstance(question, Rehash):
             oper.rehashed(self, client, ["the reload failed; nothing changed"])
-        else:
+        elif isinstance(question, HistoryQuery):
             history.show_failure(self, client, question)
+        else:
+            accounts.show_failure(self, client, question)
         return self.replies.take()
 
     def is_registered(self, conn: ConnId) -> bool:
@@ -198,7 +216,7 @@ class ServerState:
 
     def forget(self, client: Client, reason: str) -> None:
         """Remove ``client`` from everything, telling its peers that it quit."""
-        if client.registered:
+        if client.registered and not services.quit_shared(self, client, reason):
             out = self.replies
             out.to(self.network.peers(client), out.event(client, "QUIT", reason))
         self.network.remove(client, self.now())

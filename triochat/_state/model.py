@@ -9,6 +9,7 @@ if TYPE_CHECKING:
     import weakref
 
     from .access import MaskList
+    from .accounts import Exchange
     from .commands.listing import Listing
     from .effects import ConnId
 
@@ -45,7 +46,8 @@ class Client:
     nick: str = "*"
     user: str = ""
     realname: str = ""
-    password: str | None = None
+    #: What PASS gave (a server password, or ``account:password``); never in ``repr``.
+    password: str | None = field(default=None, repr=False)
     has_nick: bool = False
     registered: bool = False
     negotiating_caps: bool = False
@@ -75,6 +77,14 @@ class Client:
     oper_failures: list[float] = field(default_factory=list)
     #: Its LIST still going out in chunks, if any.
     listing: Listing | None = None
+    #: The account this connection is logged in as (its name as registered), if any.
+    account: str | None = None
+    account_id: int | None = None
+    #: A login in progress (SASL or PASS); registration waits for it.
+    sasl: Exchange | None = None
+    #: A reserved nickname this client holds without its account (casefolded), and when
+    #: it will be renamed unless it logs in.
+    nick_claim: tuple[str, float] | None = None
 
     def update_source(self) -> None:
         self.source = f"{self.nick}!{self.user}@{self.host}"

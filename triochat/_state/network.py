@@ -39,6 +39,9 @@ class Network:
         #: Holders of nicknames by casefolded nick, registered or not.
         self.nicks: dict[str, Client] = {}
         self._departures: deque[Departure] = deque(maxlen=WHOWAS_SIZE)
+        #: Connections of one account sharing a nickname (multiclient), by casefolded
+        #: nick, the index's holder first; a nick held by one connection has no entry.
+        self.shared: dict[str, list[Client]] = {}
 
     # -- users --------------------------------------------------------------
 
@@ -50,7 +53,7 @@ class Network:
         del self.clients[client.conn]
         for channel in client.channels.values():
             self._drop_member(channel, client)
-        if client.has_nick:
+        if client.has_nick and not self._detach(client):
             del self.nicks[casefold(client.nick)]
             if client.registered:
                 self._departed(client, now)
@@ -70,11 +73,38 @@ class Network:
         holder = self.nicks.get(key)
         if holder is not None and holder is not client:
             return False
-        if client.has_nick:
+        if client.has_nick and not self._detach(client):
             del self.nicks[casefold(client.nick)]
             if client.registered and key != casefold(client.nick):
                 self._departed(client, now)
         self.nicks[key] = client
+        return True
+
+    # -- shared nicknames (multiclient) ---------------------------------------
+
+    def share_nick(self, client: Client, holder: Client) -> None:
+        """``client`` (not yet registered) takes ``holder``'s nick as one more of its sessions."""
+        key = casefold(holder.nick)
+        if client.has_nick and not self._detach(client):
+            del self.nicks[casefold(client.nick)]
+        self.shared.setdefault(key, [holder]).append(client)
+        client.nick, client.has_nick = holder.nick, True
+
+    def sessions(self, client: Client) -> list[Client]:
+        """Every connection sharing ``client``'s nick (just ``client`` when not shared)."""
+        return self.shared.get(casefold(client.nick), [client]) if client.has_nick else [client]
+
+    def _detach(self, client: Client) -> bool:
+        """Take ``client`` out of its shared nick; True if others still hold the nick."""
+        key = casefold(client.nick)
+        group = self.shared.get(key)
+        if group is None or client not in group:
+            return False
+        group.remove(client)
+        if self.nicks.get(key) is client:
+            self.nicks[key] = group[0]
+        if len(group) == 1:
+            del self.shared[key]
         return True
 
     def registered(self) -> Iterator[Client]:

@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from typing import Final
 
-from . import channels, history, info, invite, listing, messaging, modes, oper, registration, upkeep
+from . import (
+    accounts,
+    channels,
+    history,
+    info,
+    invite,
+    listing,
+    messaging,
+    modes,
+    oper,
+    registration,
+    services,
+    upkeep,
+)
 
 __all__ = ["GROUPS"]
 
@@ -19,4 +32,6 @@ GROUPS: Final = (
     history.commands,
     info.commands,
     oper.commands,
+    accounts.commands,
+    services.commands,
 )

@@ -17,7 +17,7 @@ from ..advertised import (
 )
 from ..registry import Commands
 from ..replies import truncate
-from . import history
+from . import history, services
 from .upkeep import away_notify
 
 if TYPE_CHECKING:
@@ -61,13 +61,31 @@ def join(state: ServerState, client: Client, message: Message) -> None:
                 continue
         client.invites.pop(folded, None)  # an invitation is used up by joining
         channel = state.network.join(client, name, state.now())
-        out.to_channel(channel, out.event(client, "JOIN", channel.name))
+        _announce_join(state, client, channel)
         if client.away is not None:
             away_notify(state, client, (channel,))
         if channel.topic:
             topic_reply(state, client, channel)
         names_reply(state, client, channel)
         history.replay(state, client, channel)
+
+
+def _announce_join(state: ServerState, client: Client, channel: Channel) -> None:
+    """JOIN to the members; those with ``extended-join`` also learn the account and real name."""
+    out = state.replies
+    plain = out.event(client, "JOIN", channel.name)
+    if not state.config.accounts:
+        out.to_channel(channel, plain)
+        return
+    if services.sibling_in(state, client, channel):  # already here, on another connection
+        out.send(client, plain)
+        return
+    clients = state.network.clients
+    extended = [conn for conn in channel.members if "extended-join" in clients[conn].caps]
+    others = [conn for conn in channel.members if "extended-join" not in clients[conn].caps]
+    account = client.account or "*"
+    out.to(extended, out.event(client, "JOIN", channel.name, account, client.realname))
+    out.to(others, plain)
 
 
 @commands.command(
@@ -92,7 +110,11 @@ def part(state: ServerState, client: Client, message: Message) -> None:
 def leave(state: ServerState, client: Client, channel: Channel, command: str, reason: str) -> None:
     """``client`` leaves ``channel`` with ``command`` (PART), and its members hear it."""
     params = (channel.name, reason) if reason else (channel.name,)
-    state.replies.to_channel(channel, state.replies.event(client, command, *params))
+    event = state.replies.event(client, command, *params)
+    if command == "PART" and services.sibling_in(state, client, channel):
+        state.replies.send(client, event)  # still here, on another connection
+    else:
+        state.replies.to_channel(channel, event)
     state.network.leave(client, channel)
 
 
@@ -232,8 +254,12 @@ def names_reply(state: ServerState, client: Client, channel: Channel) -> None:
     long_names = "userhost-in-names" in client.caps
     symbol = "@" if "s" in channel.modes else "*" if "p" in channel.modes else "="
     entries = []
+    shown: set[str] = set()  # a nick shared by several connections is listed once
     for conn, status in channel.members.items():
         member = clients[conn]
+        if member.nick in shown:
+            continue
+        shown.add(member.nick)
         entries.append(
             member_prefix(client, status) + (member.source if long_names else member.nick)
         )

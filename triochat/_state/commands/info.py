@@ -43,9 +43,11 @@ def who(state: ServerState, client: Client, message: Message) -> None:
         channel = network.channel(mask)
         if channel is not None and not hidden_from(client, channel):
             member = client.conn in channel.members or "o" in client.modes
+            shown: set[str] = set()  # a nick shared by several connections is listed once
             for conn, status in channel.members.items():
                 target = network.clients[conn]
-                if member or "i" not in target.modes:
+                if (member or "i" not in target.modes) and target.nick not in shown:
+                    shown.add(target.nick)
                     _who_reply(state, client, target, channel.name, status, fields if whox else "")
     else:
         for target in _who_matches(state, client, mask):
@@ -120,7 +122,7 @@ def _whox_reply(
         "f": flags,
         "d": "0",
         "l": str(max(idle, 0)),
-        "a": "0",
+        "a": target.account or "0",
         "o": "n/a",
         "r": target.realname,
     }
@@ -163,6 +165,8 @@ def whois(state: ServerState, client: Client, message: Message) -> None:
         out.numeric(client, rpl.RPL_AWAY, target.nick, target.away)
     if "o" in target.modes:
         out.numeric(client, rpl.RPL_WHOISOPERATOR, target.nick, "is an IRC operator")
+    if target.account is not None:
+        out.numeric(client, rpl.RPL_WHOISACCOUNT, target.nick, target.account, "is logged in as")
     idle = int(state.now() - (target.last_spoke or target.connected_at))
     out.numeric(
         client,

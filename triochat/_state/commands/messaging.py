@@ -19,7 +19,7 @@ from ..access import may_speak
 from ..advertised import MAX_TARGETS
 from ..effects import Send
 from ..registry import Commands
-from . import history
+from . import history, services
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -42,6 +42,8 @@ commands = Commands()
     summary="Talk to a channel, or privately to a nickname (the original !private).",
 )
 def privmsg(state: ServerState, client: Client, message: Message) -> None:
+    if state.config.accounts and services.intercept(state, client, message):
+        return
     _relay(state, client, message)
 
 
@@ -76,6 +78,8 @@ def _relay(state: ServerState, client: Client, message: Message) -> None:
             out.numeric(client, rpl.ERR_INPUTTOOLONG, "Client tags too long (at most 4094 bytes)")
         return
     tags["time"] = iso_time(now_ms)
+    if client.account is not None:  # IRCv3 account-tag (seen by message-tags clients)
+        tags["account"] = client.account
     record = state.recording and command != "TAGMSG" and recordable(text)
     # A TAGMSG (a reaction, a typing notice) is not kept, but it gets a msgid
     # like any message, so that replies and reactions can point at it.
@@ -169,10 +173,18 @@ def _route(
         return None
     if peer.away is not None and command == "PRIVMSG":
         out.numeric(client, rpl.RPL_AWAY, peer.nick, peer.away)
-    recipients = (peer.conn, client.conn) if echo and peer is not client else (peer.conn,)
+    # Every connection of the recipient's nick, and the sender's other connections
+    # (multiclient: each sees what the others send).
+    network = state.network
+    conns = dict.fromkeys(session.conn for session in network.sessions(peer))
+    conns.update(dict.fromkeys(s.conn for s in network.sessions(client) if s is not client))
+    if echo:
+        conns[client.conn] = None
+    recipients = tuple(conns)
     return (
         peer.nick,
         recipients,
-        private_key(client.nick, peer.nick),
+        # A logged-in side is named by its account: its history follows it across nicks.
+        private_key(client.account or client.nick, peer.account or peer.nick),
         (client.session, peer.session),
     )
