@@ -113,6 +113,19 @@ def respond(
     can ever be reached.
     """
     host = headers.get("host")
+    response = _respond(files, method, target, host, headers)
+    if method == "HEAD" and response.body:
+        return HttpResponse(response.status, response.headers)
+    return response
+
+
+def _respond(
+    files: Mapping[str, StaticFile],
+    method: str,
+    target: str,
+    host: str | None,
+    headers: Mapping[str, str],
+) -> HttpResponse:
     path = target.split("?", 1)[0].split("#", 1)[0]
     found = files.get(path)
     if method not in ("GET", "HEAD"):
@@ -136,4 +149,4 @@ def respond(
         ("Content-Length", str(len(found.body))),
         *common,
     ]
-    return HttpResponse(200, response_headers, b"" if method == "HEAD" else found.body)
+    return HttpResponse(200, response_headers, found.body)
