@@ -167,8 +167,10 @@ async def test_a_wrong_origin_is_refused_with_403(web: WebHarness) -> None:
 
 async def test_an_allowed_other_origin_and_no_origin_are_accepted(web: WebHarness) -> None:
     with trio.fail_after(5):
-        assert await web.websocket(origin="https://other.test/")
-        assert await web.websocket(origin=None)  # not a browser
+        other = await web.websocket(origin="https://other.test/")
+        assert other.subprotocol == TEXT
+        no_origin = await web.websocket(origin=None)  # not a browser
+        assert no_origin.subprotocol == TEXT
 
 
 async def test_an_unknown_subprotocol_is_refused(web: WebHarness) -> None:
@@ -315,8 +317,16 @@ async def test_server_shutdown_sends_error_then_a_close_frame(
     chat = ChatServer(config(shutdown_grace=1))
     chat_listener = MemoryListener()
     web_listener = MemoryListener()
-    await nursery.start(lambda task_status: chat.serve([chat_listener], shutdown_trigger=stop.wait, task_status=task_status))
-    await nursery.start(lambda task_status: WebServer(chat).serve([web_listener], shutdown_trigger=stop.wait, task_status=task_status))
+    await nursery.start(
+        lambda task_status: chat.serve(
+            [chat_listener], shutdown_trigger=stop.wait, task_status=task_status
+        )
+    )
+    await nursery.start(
+        lambda task_status: WebServer(chat).serve(
+            [web_listener], shutdown_trigger=stop.wait, task_status=task_status
+        )
+    )
     with trio.fail_after(5):
         socket = await open_websocket(await web_listener.connect())
         client = IrcClient(socket)

@@ -335,11 +335,12 @@ export class Session {
       return true;
     }
     if (!win || win.historyDone || win.loadingOlder) return false;
-    const oldest = win.oldestTime();
+    const oldest = win.oldest();
     if (!oldest) return false;
     win.loadingOlder = true;
-    const stamp = `timestamp=${oldest.toISOString()}`;
-    this.send(line("CHATHISTORY", "BEFORE", target, stamp, String(HISTORY_PAGE)));
+    // A msgid is exact; many messages can share one millisecond.
+    const ref = oldest.msgid ? `msgid=${oldest.msgid}` : `timestamp=${oldest.time.toISOString()}`;
+    this.send(line("CHATHISTORY", "BEFORE", target, ref, String(HISTORY_PAGE)));
     return true;
   }
 

@@ -30,9 +30,9 @@ export class Window {
     );
   }
 
-  oldestTime() {
-    const first = this.lines.find((l) => l.kind === "message" && l.time);
-    return first ? first.time : null;
+  /** The oldest message shown: where "load older" continues from. */
+  oldest() {
+    return this.lines.find((l) => (l.kind === "message" || l.kind === "notice") && l.time) || null;
   }
 }
 

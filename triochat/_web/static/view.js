@@ -54,7 +54,7 @@ function el(tag, className, text) {
 }
 
 function clock(time) {
-  return time.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  return time.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hour12: false });
 }
 
 export function lineNode(line) {
