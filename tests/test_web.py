@@ -335,3 +335,13 @@ async def test_server_shutdown_sends_error_then_a_close_frame(
         goodbye = await client.wait_closed()
         assert goodbye[-1].params == ("Server shutting down",)
         assert socket.close_code == CloseReason.NORMAL_CLOSURE
+
+
+async def test_a_huge_request_head_gets_431(web: WebHarness) -> None:
+    stream = await web.connect()
+    await stream.send_all(b"GET / HTTP/1.1\r\nHost: chat.test\r\nX-Junk: " + b"j" * 20000)
+    data = b""
+    with trio.fail_after(5):
+        while chunk := await stream.receive_some(65536):
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 431")

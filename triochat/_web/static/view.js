@@ -41,8 +41,8 @@ export function richText(text) {
 
 /** The same colour for a nick every time, everywhere. */
 export function nickClass(nick) {
-  let hash = 0;
-  for (const c of nick.toLowerCase()) hash = (hash * 31 + c.codePointAt(0)) >>> 0;
+  let hash = 2166136261; // FNV-1a: similar nicks still spread over the colours
+  for (const c of nick.toLowerCase()) hash = Math.imul(hash ^ c.codePointAt(0), 16777619) >>> 0;
   return `c${hash % COLOURS}`;
 }
 
