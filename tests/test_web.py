@@ -345,3 +345,23 @@ async def test_a_huge_request_head_gets_431(web: WebHarness) -> None:
         while chunk := await stream.receive_some(65536):
             data += chunk
     assert data.startswith(b"HTTP/1.1 431")
+
+
+async def test_a_bug_in_one_connection_stays_in_that_connection(
+    web: WebHarness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import triochat._web.server as web_server
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("a bug")
+
+    with trio.fail_after(5):
+        monkeypatch.setattr(web_server, "respond", broken)
+        stream = await web.connect()
+        await stream.send_all(b"GET / HTTP/1.1\r\nHost: chat.test\r\n\r\n")
+        assert await stream.receive_some(65536) == b""  # dropped, nothing else
+        monkeypatch.undo()
+        assert (await http_request(await web.connect(), "/")).status == 200
+        still = await web.client("still", channel="#lobby")
+        await still.sync()
+    assert "web connection from localhost failed" in caplog.text
