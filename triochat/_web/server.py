@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from functools import partial
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 import h11
 import trio
@@ -48,6 +48,9 @@ MAX_REQUEST_HEAD: Final = 16 * 1024
 #: A request body we are willing to read and throw away (we take none).
 MAX_DISCARDED_BODY: Final = 64 * 1024
 SERVER_HEADER: Final = ("Server", "triochat")
+
+
+_Upgraded: TypeAlias = tuple[WebSocketStream, PeerInfo]
 
 
 class _Done(Exception):
@@ -110,19 +113,23 @@ class WebServer:
     async def handle_connection(self, stream: trio.abc.Stream) -> None:
         """Serve one HTTP connection, and its WebSocket if it opens one; never raises."""
         peer = peer_info(stream)
-        handed_over = False
+        upgraded: _Upgraded | None = None
         try:
-            handed_over = await self._serve_http(stream, peer)
+            upgraded = await self._serve_http(stream, peer)
         except (trio.BrokenResourceError, trio.ClosedResourceError, _Done):
             pass
         except Exception:
             log.exception("web connection from %s failed; dropping it", peer.host)
         finally:
-            if not handed_over:
+            if upgraded is None:
                 await trio.aclose_forcefully(stream)
+        if upgraded is not None:
+            # The HTTP side (h11's buffers, the request) is garbage by now: an
+            # idle WebSocket user costs little more than a TCP one.
+            await self.chat.handle_connection(*upgraded)
 
-    async def _serve_http(self, stream: trio.abc.Stream, peer: PeerInfo) -> bool:
-        """Answer requests until the connection ends; True once a WebSocket took it over."""
+    async def _serve_http(self, stream: trio.abc.Stream, peer: PeerInfo) -> _Upgraded | None:
+        """Answer requests until the connection ends, or until it switches to WebSocket."""
         http = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_REQUEST_HEAD)
         timeout = self.chat.config.handshake_timeout
         while not self._stopping:
@@ -133,7 +140,7 @@ class WebServer:
                 finally:
                     self._idle.discard(scope)
             if scope.cancelled_caught or request is None:
-                return False
+                return None
             headers = _header_dict(request.headers)
             method = request.method.decode("ascii", "replace")
             target = request.target.decode("ascii", "replace")
@@ -141,9 +148,9 @@ class WebServer:
                 return await self._upgrade(stream, http, peer, method, headers)
             await self._send_response(stream, http, respond(self.files, method, target, headers))
             if http.our_state is h11.MUST_CLOSE or http.their_state is h11.MUST_CLOSE:
-                return False
+                return None
             await self._finish_cycle(stream, http)
-        return False
+        return None
 
     async def _read_request(
         self, stream: trio.abc.Stream, http: h11.Connection
@@ -200,20 +207,20 @@ class WebServer:
         peer: PeerInfo,
         method: str,
         headers: dict[str, str],
-    ) -> bool:
-        """Switch to WebSocket and run the IRC session; False if refused (and answered)."""
+    ) -> _Upgraded | None:
+        """Switch to WebSocket: the stream and peer for the chat server; None if refused."""
         client = client_address(peer.host, peer.secure, headers, self.policy)
         decision = check_upgrade(method, headers, secure=client.secure, policy=self.policy)
         if not isinstance(decision, Accept):
             refusal = error_response(decision.status, decision.reason, headers.get("host"))
             await self._send_response(stream, http, refusal)
-            return False
+            return None
         # The request has no body: read to its end so h11 reaches the switch.
         while (event := http.next_event()) is not h11.PAUSED:
             if event is h11.NEED_DATA:
                 http.receive_data(bytes(await stream.receive_some(RECEIVE_BYTES)))
             elif isinstance(event, h11.ConnectionClosed):
-                return False
+                return None
         response = h11.InformationalResponse(
             status_code=101, headers=[SERVER_HEADER, *decision.headers]
         )
@@ -226,10 +233,7 @@ class WebServer:
             close_wait=min(2.0, self.chat.config.close_timeout),
         )
         log.debug("WebSocket from %s (%s)", client.host, "binary" if decision.binary else "text")
-        await self.chat.handle_connection(
-            websocket, PeerInfo(client.host, client.secure, "websocket")
-        )
-        return True
+        return websocket, PeerInfo(client.host, client.secure, "websocket")
 
 
 def _header_dict(headers: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:

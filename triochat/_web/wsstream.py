@@ -20,13 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import trio
 from wsproto.connection import ConnectionState
-from wsproto.events import (
-    BytesMessage,
-    CloseConnection,
-    Message,
-    Ping,
-    TextMessage,
-)
+from wsproto.events import BytesMessage, CloseConnection, Message, Ping, TextMessage
 from wsproto.frame_protocol import CloseReason
 
 from .._irc.wire import MAX_LINE_BYTES
@@ -65,7 +59,7 @@ class WebSocketStream(trio.abc.Stream):
         self._oversized = False
         self._eof = False
         self._outgoing = b""  # the start of a line the server has not finished writing
-        self._send_lock = trio.Lock()
+        self._writing: trio.Event | None = None  # set when the write in progress ends
         self._broken = False  # a write was cut short: the framing is lost
         self._closed = False
         #: The close code we sent or received, once the WebSocket is closing.
@@ -155,25 +149,49 @@ class WebSocketStream(trio.abc.Stream):
             await trio.lowlevel.checkpoint()
 
     def _frame(self, line: bytes) -> bytes:
+        """One unfragmented, unmasked data frame (RFC 6455 5.2), built here: on the
+        hot path of every delivery this is several times cheaper than wsproto's
+        general framer, and a whole message with FIN set leaves its state alone."""
         if self._binary:
-            return self._ws.send(BytesMessage(data=line))
-        return self._ws.send(TextMessage(data=line.decode("utf-8", errors="replace")))
+            opcode = 0x82
+        else:
+            opcode = 0x81
+            try:
+                line.decode()
+            except UnicodeDecodeError:  # text frames must be UTF-8
+                line = line.decode("utf-8", errors="replace").encode()
+        size = len(line)
+        if size < 126:
+            return bytes((opcode, size)) + line
+        if size < 65536:
+            return bytes((opcode, 126)) + size.to_bytes(2, "big") + line
+        return bytes((opcode, 127)) + size.to_bytes(8, "big") + line
 
     async def wait_send_all_might_not_block(self) -> None:
         await self.transport.wait_send_all_might_not_block()
 
     async def _write(self, data: bytes) -> None:
-        """Write whole frames; one cut short (cancelled, failed) breaks the stream for good."""
+        """Write whole frames; one cut short (cancelled, failed) breaks the stream for good.
+
+        The reader (answering a ping or a close) and the writer task may both
+        write: the second waits for the first. Not a ``trio.Lock``: that costs
+        a full reschedule per write even when nobody else writes, and this is
+        on every delivery's path.
+        """
+        while self._writing is not None:
+            await self._writing.wait()
         if self._broken:
             raise trio.BrokenResourceError("a write to this WebSocket was cut short")
-        async with self._send_lock:
-            done = False
-            try:
-                await self.transport.send_all(data)
-                done = True
-            finally:
-                if not done:
-                    self._broken = True
+        self._writing = done = trio.Event()
+        finished = False
+        try:
+            await self.transport.send_all(data)
+            finished = True
+        finally:
+            if not finished:
+                self._broken = True
+            self._writing = None
+            done.set()
 
     # --- closing
 
