@@ -41,8 +41,8 @@ ARGUMENTS = (
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
-    "--window-size=1200,760",
 )
+WINDOW_SIZE = (1200, 760)
 #: Longest wait for anything to show in the page.
 WAIT = 15.0
 
@@ -61,6 +61,7 @@ def start_chromium() -> WebDriver:
     options.binary_location = CHROMIUM
     for argument in ARGUMENTS:
         options.add_argument(argument)
+    options.add_argument("--window-size={},{}".format(*WINDOW_SIZE))
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
 
@@ -125,6 +126,7 @@ class Browser:
                     pass
         self.driver.switch_to.window(self._first)
         self.driver.get("about:blank")
+        self.driver.set_window_size(*WINDOW_SIZE)
         self.tabs.clear()
 
 

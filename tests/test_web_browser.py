@@ -237,3 +237,60 @@ async def test_a_taken_nickname_is_explained_on_the_connect_screen(browser: Brow
             await tab.wait_text("#connect-error", "cannot start with a digit")
             await holder.stream.aclose()
         assert await server.stop() == 0
+
+
+@screenshot_on_failure
+async def test_commands_and_tab_completion(browser: Browser) -> None:
+    async with web_server() as (server, url):
+        with trio.fail_after(40):
+            bob = await tcp_client(server.port, "bobby")
+            alice = await user(browser, url, "alice")
+            await alice.run(lambda d: d.find_element(By.ID, "input").send_keys("bo\t"))
+            value = await alice.script("return document.getElementById('input').value")
+            assert value == "bobby: "
+            await alice.run(lambda d: d.find_element(By.ID, "input").send_keys("hi\n"))
+            assert (await bob.expect("PRIVMSG")).params == ("#lobby", "bobby: hi")
+            await alice.type("/topic not allowed: bobby created #lobby")
+            await alice.wait_line("not channel operator")
+            await alice.type("/join #other")  # alice creates it: she may set its topic
+            await alice.wait_text("#title", "#other")
+            await alice.type("/topic a <b>bold</b> topic")
+            await alice.wait_text("#topic", "a <b>bold</b> topic")
+            await alice.type("/time")
+            await alice.wait_line("Server time:")
+            await alice.type("/who")
+            await alice.wait_line("End of /who #other")
+            await alice.type("/help")
+            await alice.wait_line("/query NICK")
+            await alice.type("/nick alicia")
+            await alice.wait_line("You are now known as alicia")
+            await alice.wait_text("#me", "alicia")
+            await alice.type("/part")
+            await alice.wait(
+                lambda d: not d.find_elements(By.CSS_SELECTOR, 'button[data-window="#other"]'),
+                "#other to close",
+            )
+            await alice.type("/frobnicate")
+            await alice.wait_line("Unknown command /frobnicate")
+            await bob.stream.aclose()
+        assert await server.stop() == 0
+
+
+@screenshot_on_failure
+async def test_phone_width_has_drawers(browser: Browser) -> None:
+    async with web_server() as (_server, url):
+        with trio.fail_after(30):
+            alice = await user(browser, url, "alice")
+            await alice.run(lambda d: d.set_window_size(400, 760))
+            await alice.type("/join #second")
+            await alice.wait_text("#title", "#second")
+
+            def sidebar_left(d: WebDriver) -> float:
+                rect = d.find_element(By.CSS_SELECTOR, ".sidebar").rect
+                return float(rect["x"] + rect["width"])
+
+            await alice.wait(lambda d: sidebar_left(d) <= 0, "the drawer to be closed")
+            await alice.run(lambda d: d.find_element(By.ID, "toggle-windows").click())
+            await alice.wait(lambda d: sidebar_left(d) > 100, "the drawer to open")
+            await alice.select("#lobby")
+            await alice.wait(lambda d: sidebar_left(d) <= 0, "the drawer to close")
