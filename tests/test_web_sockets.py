@@ -9,6 +9,7 @@ import pytest
 import trio
 import trustme
 from harness import IrcClient, config
+from processes import run, serve, triochat_command
 from webclient import TEXT, Refused, http_request, open_websocket
 
 from triochat._cli.main import build_parser
@@ -19,6 +20,8 @@ from triochat._web.listeners import open_web_listeners, web_url
 from triochat._web.server import WebServer
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from triochat._config import ServerConfig
 
 pytestmark = pytest.mark.e2e
@@ -200,3 +203,42 @@ def test_web_options(argv: list[str], expected: tuple[int, int | None, bool] | N
 def test_bad_web_options_are_refused(argv: list[str]) -> None:
     with pytest.raises(ValueError, match="--"):
         WebOptions.from_args(build_parser().parse_args(["serve", *argv]))
+
+
+async def test_serve_tls_makes_the_web_port_https_and_ctrl_c_closes_websockets(
+    tmp_path: Path,
+) -> None:
+    made = await run(triochat_command("certs", "--dir", str(tmp_path / "certs")))
+    assert made.returncode == 0, made.stderr
+    cert, ca = tmp_path / "certs" / "server.pem", tmp_path / "certs" / "ca.pem"
+    context = ssl.create_default_context(cafile=str(ca))
+    args = ("--tls", "--tls-port", "0", "--web-port", "0", "--cert", str(cert))
+    async with serve(*args) as server:
+        with trio.fail_after(20):
+            match = await server.output.wait_for(r"web client at https://127\.0\.0\.1:(\d+)/")
+            port = int(match[1])
+            host = f"localhost:{port}"
+            tcp = await trio.open_tcp_stream("127.0.0.1", port)
+            stream = trio.SSLStream(tcp, context, server_hostname="localhost")
+            page = await http_request(stream, "/", host=host)
+            assert page.status == 200
+            tcp = await trio.open_tcp_stream("127.0.0.1", port)
+            stream = trio.SSLStream(tcp, context, server_hostname="localhost")
+            socket = await open_websocket(stream, host=host, origin=f"https://{host}")
+            client = IrcClient(socket)
+            await client.register("secure")
+            server.interrupt()
+            goodbye = await client.wait_closed()
+            assert goodbye[-1].params == ("Server shutting down",)
+            assert socket.close_code == 1000
+            assert await server.process.wait() == 0
+            await trio.aclose_forcefully(socket)
+
+
+async def test_a_web_tls_port_without_a_certificate_is_a_clear_error() -> None:
+    result = await run(
+        triochat_command("serve", "--web-port", "0", "--web-tls-port", "0",
+                         "--cert", "/nonexistent/server.pem", "--db", ":memory:")
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert b"Traceback" not in result.stderr
