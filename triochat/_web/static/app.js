@@ -13,6 +13,7 @@ const NICK_PATTERN = /^[A-Za-z[\]\\`_^{|}][A-Za-z0-9[\]\\`_^{|}-]{0,29}$/;
 const $ = (id) => document.getElementById(id);
 
 const state = new ChatState();
+state.visible = () => !document.hidden;
 const view = new View(state, document);
 let everRegistered = false;
 let nick = "";

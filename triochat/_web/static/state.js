@@ -42,6 +42,8 @@ export class ChatState {
     this.windows = new Map(); // folded name -> Window
     this.current = SERVER;
     this.listeners = [];
+    /** Whether the page is in view (the app sets it from the document's visibility). */
+    this.visible = () => true;
     this.ensure(SERVER, "server");
   }
 
@@ -111,7 +113,7 @@ export class ChatState {
     if (prepend) win.lines.unshift(line);
     else win.lines.push(line);
     if (win.lines.length > MAX_LINES) win.lines.splice(0, win.lines.length - MAX_LINES);
-    const visible = fold(this.current) === fold(win.name) && !document.hidden;
+    const visible = fold(this.current) === fold(win.name) && this.visible();
     if (!line.history && line.kind === "message" && !line.self && !visible) {
       win.unread += 1;
       if (line.mention || win.kind === "query") win.mention = true;
