@@ -222,6 +222,7 @@ async def test_serve_tls_makes_the_web_port_https_and_ctrl_c_closes_websockets(
             stream = trio.SSLStream(tcp, context, server_hostname="localhost")
             page = await http_request(stream, "/", host=host)
             assert page.status == 200
+            await trio.aclose_forcefully(stream)
             tcp = await trio.open_tcp_stream("127.0.0.1", port)
             stream = trio.SSLStream(tcp, context, server_hostname="localhost")
             socket = await open_websocket(stream, host=host, origin=f"https://{host}")
