@@ -13,8 +13,8 @@ from processes import run, serve, triochat_command
 from webclient import TEXT, Refused, http_request, open_websocket
 
 from triochat._cli.main import build_parser
-from triochat._cli.serve import WebOptions
 from triochat._server.server import ChatServer
+from triochat._web.cli import WebOptions
 from triochat._web.handshake import WebPolicy
 from triochat._web.listeners import open_web_listeners, web_url
 from triochat._web.server import WebServer

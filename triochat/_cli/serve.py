@@ -9,7 +9,7 @@ import re
 import resource
 import signal
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,10 +19,10 @@ import trio
 from .._config import DEFAULT_MOTD, ServerConfig
 from .._history.store import HistoryError, HistoryStore
 from .._irc.wire import MAX_LINE_BYTES
-from .._server.server import serve
+from .._server.server import ChatServer, serve
 from .._tls import DEFAULT_CERT_DIR, SERVER_FILE, TlsSetupError, server_context
-from .._web.handshake import WebPolicy
-from .._web.listeners import open_web_listeners, serve_with_web, web_url
+from .._web.cli import WebOptions, add_web_arguments, serve_chat_and_web
+from .._web.listeners import web_url
 
 if TYPE_CHECKING:
     import ssl
@@ -84,40 +84,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="drop TLS clients that have not finished the handshake by then (default: %(default)s)",
     )
-    web = parser.add_argument_group("web client (a browser chats over WebSocket at /irc)")
-    web.add_argument(
-        "--web-port",
-        type=int,
-        metavar="PORT",
-        help="serve the browser client on this port (HTTPS with --tls, unless --web-tls-port;"
-        " 0 picks a free port and prints it; default: no web client)",
-    )
-    web.add_argument(
-        "--web-tls-port",
-        type=int,
-        metavar="PORT",
-        help="serve the browser client over HTTPS on this port, with --cert",
-    )
-    web.add_argument(
-        "--web-host",
-        metavar="ADDRESS",
-        help="address for the web ports (default: the same as --host)",
-    )
-    web.add_argument(
-        "--web-origin",
-        action="append",
-        default=[],
-        metavar="URL",
-        help="also accept WebSockets from pages of this origin, e.g. https://chat.example.org"
-        " (repeatable; the web client's own origin is always accepted)",
-    )
-    web.add_argument(
-        "--trusted-proxy",
-        action="append",
-        default=[],
-        metavar="ADDR",
-        help="believe X-Forwarded-For from this address or network (repeatable)",
-    )
+    add_web_arguments(parser)
     parser.add_argument(
         "--server-name",
         default=defaults.server_name,
@@ -453,13 +420,9 @@ async def run_server(
         for listener in web_listeners:
             print(f"triochat: web client at {web_url(listener)}", flush=True)
         if web is not None:
-            await serve_with_web(
-                listeners,
-                web_listeners,
-                config,
-                web.policy,
-                store=store,
-                shutdown_trigger=stop.wait,
+            chat = ChatServer(config, store=store)
+            await serve_chat_and_web(
+                chat, listeners, web_listeners, web.policy, shutdown_trigger=stop.wait
             )
         else:
             await serve(listeners, config, store=store, shutdown_trigger=stop.wait)
@@ -468,43 +431,12 @@ async def run_server(
     return 0
 
 
-@dataclass(frozen=True, slots=True)
-class WebOptions:
-    """The web listener's options: ports, host and who may connect."""
-
-    port: int | None
-    tls_port: int | None
-    host: str | None
-    tls_on_port: bool
-    policy: WebPolicy
-
-    @classmethod
-    def from_args(cls, args: argparse.Namespace) -> WebOptions | None:
-        """None without a web port; ``ValueError`` for a bad origin or proxy address."""
-        if args.web_port is None and args.web_tls_port is None:
-            return None
-        for origin in args.web_origin:
-            if not re.fullmatch(r"https?://[^/\s]+/?", origin):
-                raise ValueError(f"--web-origin must look like https://host[:port]: {origin!r}")
-        try:
-            policy = WebPolicy.build(args.web_origin, args.trusted_proxy)
-        except ValueError as error:
-            raise ValueError(f"--trusted-proxy: {error}") from None
-        tls_on_port = args.tls and args.web_tls_port is None
-        return cls(args.web_port, args.web_tls_port, args.web_host, tls_on_port, policy)
-
-    async def open(self, host: str, context: ssl.SSLContext | None) -> list[trio.abc.Listener[Any]]:
-        return await open_web_listeners(
-            self.host or host, self.port, self.tls_port, context, tls_on_port=self.tls_on_port
-        )
-
-
 def run(args: argparse.Namespace) -> int:
     """Run ``triochat serve``."""
     try:
         config = config_from_args(args)
         web = WebOptions.from_args(args)
-        needs_cert = args.tls or getattr(args, "web_tls_port", None) is not None
+        needs_cert = args.tls or (web is not None and web.needs_certificate)
         tls_context = server_context(args.cert, args.key) if needs_cert else None
         store = open_history(config)
     except (ValueError, TlsSetupError, HistoryError) as error:

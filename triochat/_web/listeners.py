@@ -1,4 +1,4 @@
-"""Binding the web ports and running them beside the IRC listeners, for ``triochat serve``."""
+"""Binding the web ports (plain or TLS) and naming them as a browser would."""
 
 from __future__ import annotations
 
@@ -6,18 +6,10 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from .._server.server import ChatServer
-from .server import WebServer
-
 if TYPE_CHECKING:
     import ssl
-    from collections.abc import Awaitable, Callable, Sequence
 
-    from .._config import ServerConfig
-    from .._history.store import HistoryStore
-    from .handshake import WebPolicy
-
-__all__ = ["open_web_listeners", "serve_with_web", "web_url"]
+__all__ = ["open_web_listeners", "web_url"]
 
 
 async def open_web_listeners(
@@ -50,28 +42,3 @@ def web_url(listener: trio.abc.Listener[Any]) -> str:
     host, port, *_ = listener.socket.getsockname()
     shown = f"[{host}]" if ":" in host else host
     return f"{scheme}://{shown}:{port}/"
-
-
-async def serve_with_web(
-    listeners: Sequence[trio.abc.Listener[Any]],
-    web_listeners: Sequence[trio.abc.Listener[Any]],
-    config: ServerConfig,
-    policy: WebPolicy,
-    *,
-    store: HistoryStore | None = None,
-    shutdown_trigger: Callable[[], Awaitable[object]],
-) -> None:
-    """One chat server on IRC listeners and web listeners, stopping both on the trigger."""
-    chat = ChatServer(config, store=store)
-    web = WebServer(chat, policy)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(
-            lambda task_status: chat.serve(
-                listeners, shutdown_trigger=shutdown_trigger, task_status=task_status
-            )
-        )
-        await nursery.start(
-            lambda task_status: web.serve(
-                web_listeners, shutdown_trigger=shutdown_trigger, task_status=task_status
-            )
-        )
