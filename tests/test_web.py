@@ -365,3 +365,20 @@ async def test_a_bug_in_one_connection_stays_in_that_connection(
         still = await web.client("still", channel="#lobby")
         await still.sync()
     assert "web connection from localhost failed" in caplog.text
+
+
+async def test_fragmented_messages_and_a_trailing_crlf_are_one_line_each(web: WebHarness) -> None:
+    from wsproto.events import TextMessage
+
+    with trio.fail_after(5):
+        alice = await web.chat.client("alice", channel="#lobby")
+        socket = await web.websocket()
+        bob = IrcClient(socket, "bob")
+        await bob.register("bob")
+        await bob.join("#lobby")
+        frames = socket.ws.send(TextMessage(data="PRIVMSG #lobby :frag", message_finished=False))
+        frames += socket.ws.send(TextMessage(data="mented", message_finished=True))
+        frames += socket.ws.send(TextMessage(data="PRIVMSG #lobby :with CRLF\r\n"))
+        await socket.send_raw(frames)
+        assert (await alice.expect("PRIVMSG")).params == ("#lobby", "fragmented")
+        assert (await alice.expect("PRIVMSG")).params == ("#lobby", "with CRLF")
