@@ -382,3 +382,16 @@ async def test_fragmented_messages_and_a_trailing_crlf_are_one_line_each(web: We
         await socket.send_raw(frames)
         assert (await alice.expect("PRIVMSG")).params == ("#lobby", "fragmented")
         assert (await alice.expect("PRIVMSG")).params == ("#lobby", "with CRLF")
+
+
+async def test_a_thousand_half_open_http_connections_do_not_stop_chat(web: WebHarness) -> None:
+    with trio.fail_after(10):
+        half_open = []
+        for _ in range(1000):
+            stream = await web.connect()
+            await stream.send_all(b"GET / HTTP/1.1\r\nHost: chat.test\r\n")  # never finished
+            half_open.append(stream)
+        alice = await web.chat.client("alice", channel="#lobby")
+        bob = await web.client("bob", channel="#lobby")
+        await bob.send("PRIVMSG #lobby :still chatting")
+        assert (await alice.expect("PRIVMSG")).params == ("#lobby", "still chatting")

@@ -167,10 +167,11 @@ export class Session {
     const nick = nickOf(msg.source);
     const room = msg.params[0];
     if (this.state.isMe(nick)) {
+      const rejoined = !!this.state.get(room); // after a reconnect: keep the window in view
       const win = this.state.ensure(room, "channel");
       win.joined = true;
       win.historyDone = false;
-      this.state.focus(room);
+      if (!rejoined) this.state.focus(room);
       this.requestHistory(room, "LATEST");
     } else {
       this.state.addMember(room, nick);

@@ -133,7 +133,12 @@ export class ChatState {
       if (l.msgid) win.msgids.add(l.msgid);
     }
     if (older && fresh.length === 0) win.historyDone = true;
-    win.lines = [...fresh, ...win.lines];
+    // After a reconnect, LATEST brings what was missed too: that goes after what is shown.
+    const shown = win.lines.filter((l) => l.kind === "message" || l.kind === "notice");
+    const newest = shown.length ? shown[shown.length - 1].time : null;
+    const before = fresh.filter((l) => !newest || l.time <= newest);
+    const after = fresh.filter((l) => newest && l.time > newest);
+    win.lines = [...before, ...win.lines, ...after];
     win.loadingOlder = false;
     this.emit("history", win.name);
     return fresh.length;
