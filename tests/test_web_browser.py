@@ -8,6 +8,7 @@ them in its failure.
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import secrets
@@ -17,12 +18,18 @@ from typing import TYPE_CHECKING
 import pytest
 import trio
 from browser import Browser, Tab, screenshot_on_failure, start_chromium
-from harness import IrcClient
+from harness import IrcClient, config
 from processes import ServerProcess, Tmux, require, serve
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+from triochat._irc.wire import LineReader, parse
+from triochat._web.handshake import WebPolicy
+from triochat._web.listeners import web_url
+from triochat._web.server import WebServer
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator
+    from collections.abc import AsyncIterator, Callable, Iterator
     from pathlib import Path
 
     from selenium.webdriver.remote.webdriver import WebDriver
@@ -294,3 +301,89 @@ async def test_phone_width_has_drawers(browser: Browser) -> None:
             await alice.wait(lambda d: sidebar_left(d) > 100, "the drawer to open")
             await alice.select("#lobby")
             await alice.wait(lambda d: sidebar_left(d) <= 0, "the drawer to close")
+
+
+class FakeAccountsServer:
+    """Just enough IRC, behind the real web listener, to test the client's SASL PLAIN.
+
+    (This branch's server has no accounts yet; the accounts branch adds them.)
+    The password of every account is ``secret``.
+    """
+
+    def __init__(self) -> None:
+        self.config = config()
+        #: Every SASL PLAIN message received, decoded.
+        self.logins: list[str] = []
+
+    async def handle_connection(self, stream: trio.abc.Stream, peer: object = None) -> None:
+        reader = LineReader()
+        nick = "*"
+
+        async def send(*lines: str) -> None:
+            await stream.send_all(b"".join(line.encode() + b"\r\n" for line in lines))
+
+        try:
+            while data := await stream.receive_some(65536):
+                reader.feed(data)
+                for raw in reader.lines():
+                    assert isinstance(raw, bytes)
+                    message = parse(raw)
+                    command, params = message.command, message.params
+                    if command == "CAP" and params[0] == "LS":
+                        await send(":fake CAP * LS :sasl=PLAIN server-time")
+                    elif command == "CAP" and params[0] == "REQ":
+                        await send(f":fake CAP * ACK :{params[1]}")
+                    elif command == "NICK":
+                        nick = params[0]
+                    elif command == "AUTHENTICATE" and params[0] == "PLAIN":
+                        await send("AUTHENTICATE +")
+                    elif command == "AUTHENTICATE":
+                        login = base64.b64decode(params[0]).decode()
+                        self.logins.append(login)
+                        if login.endswith("\0secret"):
+                            logged_in = f":fake 900 {nick} {nick}!u@h {nick} :You are logged in"
+                            await send(logged_in, f":fake 903 {nick} :SASL successful")
+                        else:
+                            await send(f":fake 904 {nick} :SASL authentication failed")
+                    elif command == "CAP" and params[0] == "END":
+                        await send(f":fake 001 {nick} :Welcome", f":fake 376 {nick} :End of MOTD")
+                    elif command == "JOIN":
+                        await send(f":{nick}!u@h JOIN {params[0]}",
+                                   f":fake 366 {nick} {params[0]} :End of NAMES")  # fmt: skip
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
+        finally:
+            await trio.aclose_forcefully(stream)
+
+
+@screenshot_on_failure
+async def test_a_password_logs_in_with_sasl_plain(browser: Browser, nursery: trio.Nursery) -> None:
+    fake = FakeAccountsServer()
+    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    await nursery.start(WebServer(fake, WebPolicy()).serve, listeners)  # type: ignore[arg-type]
+    url = web_url(listeners[0])
+
+    def log_in(password: str) -> Callable[[WebDriver], None]:
+        def fill(driver: WebDriver) -> None:
+            driver.find_element(By.ID, "nick-input").clear()
+            driver.find_element(By.ID, "nick-input").send_keys("alice")
+            driver.find_element(By.ID, "password-input").clear()
+            driver.find_element(By.ID, "password-input").send_keys(password, Keys.ENTER)
+
+        return fill
+
+    with trio.fail_after(30):
+        tab = await browser.tab("alice", url)
+        await tab.wait(lambda d: d.find_element(By.ID, "nick-input").is_displayed(), "form")
+        await tab.run(log_in("wrong"))
+        await tab.wait_text("#connect-error", "Wrong password")
+        await tab.run(log_in("secret"))
+        await tab.wait(lambda d: d.find_element(By.ID, "input").is_displayed(), "the chat")
+        await tab.wait_text("#title", "#lobby")
+        await tab.run(
+            lambda d: d.find_element(By.CSS_SELECTOR, 'button[data-window="*server*"]').click()
+        )
+        await tab.wait_line("Logged in as alice")
+        stored = await tab.script("return JSON.stringify(localStorage)")
+        assert "secret" not in stored
+    assert fake.logins == ["alice\0alice\0wrong", "alice\0alice\0secret"]

@@ -17,6 +17,7 @@ state.visible = () => !document.hidden;
 const view = new View(state, document);
 let everRegistered = false;
 let nick = "";
+let password = ""; // kept in memory for reconnecting, never stored
 const typed = [];
 let typedIndex = 0;
 let completion = null;
@@ -67,7 +68,7 @@ const session = new Session(state, ui);
 const connection = new Connection(socketUrl(), {
   onOpen() {
     view.setStatus("Connected: signing in…", "pending");
-    session.start(nick, (text) => connection.send(text));
+    session.start(nick, (text) => connection.send(text), password);
   },
   onLine: (text) => session.handle(text),
   onClose({ wasOpen }) {
@@ -120,6 +121,7 @@ $("connect-form").addEventListener("submit", (event) => {
     return;
   }
   nick = wanted;
+  password = $("password-input").value;
   localStorage.setItem(NICK_KEY, nick);
   $("connect-error").textContent = "";
   $("connect-button").disabled = true;

@@ -78,3 +78,15 @@ export function actionText(text) {
 }
 
 export const MODE_PREFIXES = { o: "@", v: "+" };
+
+/** SASL PLAIN's message (authzid, authcid, password), base64 of UTF-8, in 400-byte pieces. */
+export function saslPlain(account, password) {
+  const bytes = new TextEncoder().encode(`${account}\0${account}\0${password}`);
+  let binary = "";
+  for (const b of bytes) binary += String.fromCharCode(b);
+  const encoded = btoa(binary);
+  const pieces = [];
+  for (let i = 0; i < encoded.length; i += 400) pieces.push(encoded.slice(i, i + 400));
+  if (encoded.length % 400 === 0) pieces.push("+");
+  return pieces;
+}

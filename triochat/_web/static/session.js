@@ -1,7 +1,7 @@
 // The IRC session: capability negotiation, registration, and every message the
 // server sends, turned into changes of the chat state. No DOM here.
 
-import { parse, nickOf, line, isChannel, actionText, fold, MODE_PREFIXES } from "./irc.js";
+import { parse, nickOf, line, isChannel, actionText, fold, saslPlain, MODE_PREFIXES } from "./irc.js";
 import { SERVER } from "./state.js";
 
 const WANTED_CAPS = ["server-time", "echo-message", "message-tags", "batch", "draft/chathistory", "multi-prefix"];
@@ -14,6 +14,9 @@ const REFUSALS = {
   436: "That nickname is taken: choose another.",
   464: "The server needs a password.",
   465: "You are banned from this server.",
+  902: "That account is locked: it cannot be logged in to now.",
+  904: "Wrong password for this account (or no such account).",
+  905: "That password is too long.",
 };
 
 export class Session {
@@ -34,10 +37,11 @@ export class Session {
   }
 
   /** The socket is open: negotiate caps and register as `nick`. */
-  start(nick, send) {
+  start(nick, send, password = "") {
     this.reset();
     this.send = send;
     this.wantedNick = nick;
+    this.password = password;
     send("CAP LS 302");
     send(line("NICK", nick));
     send(line("USER", "web", "0", "*", `${nick} (triochat web)`));
@@ -69,12 +73,16 @@ export class Session {
       this.offered.push(...list.split(" ").map((c) => c.split("=")[0]).filter(Boolean));
       if (!more) {
         const want = WANTED_CAPS.filter((c) => this.offered.includes(c));
+        if (this.password && this.offered.includes("sasl")) want.push("sasl");
+        else if (this.password) this.info("This server has no accounts: the password was not used.");
         if (want.length) this.send(line("CAP", "REQ", want.join(" ")));
         else this.send("CAP END");
       }
     } else if (sub === "ACK") {
       for (const c of (msg.params[2] || "").split(" ")) if (c) this.caps.add(c.replace(/^-/, ""));
-      if (!this.registered) this.send("CAP END");
+      if (this.registered) return;
+      if (this.password && this.caps.has("sasl")) this.send("AUTHENTICATE PLAIN");
+      else this.send("CAP END");
     } else if (sub === "NAK" && !this.registered) {
       this.send("CAP END");
     }
@@ -85,6 +93,22 @@ export class Session {
     this.state.nick = msg.params[0];
     this.ui.registered();
     this.serverLine(msg.params.slice(1).join(" "), msg);
+  }
+
+  onAUTHENTICATE(msg) {
+    if (msg.params[0] === "+" && this.password) {
+      for (const piece of saslPlain(this.wantedNick, this.password)) this.send(line("AUTHENTICATE", piece));
+    }
+  }
+
+  /** Logged in (900, then 903): registration goes on. */
+  on900(msg) {
+    this.account = msg.params[2] || "";
+    this.info(`Logged in as ${this.account}`);
+  }
+
+  on903() {
+    if (!this.registered) this.send("CAP END");
   }
 
   onPING(msg) {
