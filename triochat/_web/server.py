@@ -123,10 +123,17 @@ class WebServer:
         finally:
             if upgraded is None:
                 await trio.aclose_forcefully(stream)
-        if upgraded is not None:
-            # The HTTP side (h11's buffers, the request) is garbage by now: an
-            # idle WebSocket user costs little more than a TCP one.
-            await self.chat.handle_connection(*upgraded)
+        if upgraded is None:
+            return
+        websocket, client = upgraded
+        if self._stopping:  # switched just as the server stops: the chat has said goodbye
+            with trio.move_on_after(self.chat.config.close_timeout):
+                await websocket.aclose()
+            await trio.aclose_forcefully(websocket)
+            return
+        # The HTTP side (h11's buffers, the request) is garbage by now: only
+        # the WebSocket's own state stays for as long as the user chats.
+        await self.chat.handle_connection(websocket, client)
 
     async def _serve_http(self, stream: trio.abc.Stream, peer: PeerInfo) -> _Upgraded | None:
         """Answer requests until the connection ends, or until it switches to WebSocket."""
