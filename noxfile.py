@@ -15,12 +15,15 @@ nox.options.default_venv_backend = "venv"
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 
 # Debian packages that the end-to-end tests drive: a real IRC client nobody here
-# wrote (irssi) inside a real terminal (tmux), and openssl's s_client for TLS.
+# wrote (irssi) inside a real terminal (tmux), openssl's s_client for TLS, and a
+# real headless browser for the web client (chromium, driven by chromedriver).
 E2E_DEBIAN_PACKAGES = {
     "irssi": "irssi",
     "tmux": "tmux",
     "openssl": "openssl",
     "weechat-headless": "weechat-headless",  # SASL SCRAM-SHA-256 from a client not ours
+    "chromium": "chromium",
+    "chromedriver": "chromium-driver",
 }
 
 

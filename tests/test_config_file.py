@@ -335,7 +335,7 @@ def test_config_check_loads_the_tls_certificate(
     assert "must hold a PEM certificate and its private key" in capsys.readouterr().err
 
 
-def test_reserved_settings_are_checked_and_said_to_be_unused(tmp_path: Path) -> None:
+def test_web_and_metrics_settings_are_read_from_the_file(tmp_path: Path) -> None:
     launch = _launch(
         tmp_path,
         "[listeners.web]\nport = 8080\norigin = 'https://a'\n[metrics]\nport = 9100\n",
@@ -343,8 +343,4 @@ def test_reserved_settings_are_checked_and_said_to_be_unused(tmp_path: Path) -> 
     assert launch.web["web_port"] == 8080
     assert launch.web["web_origin"] == ("https://a",)
     assert launch.metrics_port == 9100
-    assert launch.warnings == (
-        "listeners.web.port, listeners.web.origin:"
-        " checked, but not used by this version of triochat yet",
-    )
-    assert _launch(tmp_path, "").warnings == ()
+    assert launch.warnings == ()

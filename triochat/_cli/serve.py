@@ -24,6 +24,8 @@ from .._ops.settings import SETTINGS
 from .._ops.tlsswap import SwappableTlsListener, TlsContextHolder
 from .._server.server import ChatServer
 from .._tls import DEFAULT_CERT_DIR, SERVER_FILE, TlsSetupError, server_context
+from .._web.cli import WebOptions, add_web_arguments, serve_chat_and_web
+from .._web.listeners import web_url
 from . import accounts as accounts_cli
 
 if TYPE_CHECKING:
@@ -90,6 +92,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="drop TLS clients that have not finished the handshake by then"
         f" (default: {defaults['handshake_timeout']})",
     )
+    add_web_arguments(parser)
     parser.add_argument(
         "--server-name",
         help=f"the server's name in its replies (default: {defaults['server_name']})",
@@ -324,6 +327,7 @@ async def run_server(
     store: HistoryStore | None = None,
     reloader_args: argparse.Namespace | None = None,
     file_limit: int | None = None,
+    web: WebOptions | None = None,
 ) -> int:
     """Listen, announce every bound address on stdout, and serve until told to stop.
 
@@ -339,6 +343,7 @@ async def run_server(
         server = ChatServer(launch.server, store=store)
         try:
             listeners = await open_listeners(host, port, tls_port, tls)
+            web_listeners = [] if web is None else await web.open(host, tls)
         except OSError as error:
             print(f"triochat: cannot listen on {host}: {error.strerror}", file=sys.stderr)
             nursery.cancel_scope.cancel()
@@ -362,11 +367,24 @@ async def run_server(
             await nursery.start(reloader.watch)
         for listener in listeners:
             print(f"triochat: listening on {_describe(listener)}", flush=True)
+        for listener in web_listeners:
+            print(f"triochat: web client at {web_url(listener)}", flush=True)
+        endpoint = OpsEndpoint(server)
         if ops:
-            await nursery.start(serve_ops, OpsEndpoint(server), ops)
+            await nursery.start(serve_ops, endpoint, ops)
             for listener in ops:
                 print(f"triochat: metrics on http://{_address(listener)}/metrics", flush=True)
-        await server.serve(listeners, shutdown_trigger=stop.wait)
+        if web is not None:
+            await serve_chat_and_web(
+                server,
+                listeners,
+                web_listeners,
+                web.policy,
+                ops=endpoint,
+                shutdown_trigger=stop.wait,
+            )
+        else:
+            await server.serve(listeners, shutdown_trigger=stop.wait)
         nursery.cancel_scope.cancel()
     log.info("stopped")
     return 0
@@ -380,8 +398,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"triochat serve: {error}", file=sys.stderr)
         return 2
     try:
+        web = WebOptions.from_settings(launch.web, tls=launch.tls_port is not None)
         tls = None
-        if launch.tls_port is not None:
+        if launch.tls_port is not None or (web is not None and web.needs_certificate):
             tls = TlsContextHolder(server_context(launch.cert, launch.key))
             accounts_cli.request_client_certs(tls.context, launch.client_ca)
         elif launch.client_ca is not None:
@@ -409,6 +428,7 @@ def run(args: argparse.Namespace) -> int:
                 store=store,
                 reloader_args=args,
                 file_limit=file_limit,
+                web=web,
             )
         )
     finally:

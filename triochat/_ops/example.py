@@ -22,6 +22,7 @@ _SAMPLES: Final[dict[str, object]] = {
     "port": 6667,
     "key": "/etc/letsencrypt/live/chat.example.org/privkey.pem",
     "web_port": 8080,
+    "web_tls_port": 8443,
     "web_host": "127.0.0.1",
     "web_origin": ["https://chat.example.org"],
     "trusted_proxy": ["127.0.0.1"],

@@ -29,12 +29,14 @@ if TYPE_CHECKING:
 
     from .._server.server import ChatServer
 
-__all__ = ["OpsEndpoint", "Response", "open_ops_listeners", "serve_ops"]
+__all__ = ["OPS_PATHS", "OpsEndpoint", "Response", "open_ops_listeners", "serve_ops"]
 
 log = logging.getLogger("triochat.ops")
 
 #: Status, headers, body: what a route gives back.
 Response = tuple[int, list[tuple[str, str]], bytes]
+#: The paths this endpoint answers (the web port mounts them too).
+OPS_PATHS: Final = frozenset({"/metrics", "/healthz", "/readyz"})
 
 _TEXT: Final = "text/plain; charset=utf-8"
 #: The longest request head we read (a scraper's is a few hundred bytes).
@@ -62,11 +64,9 @@ class OpsEndpoint:
     def route(self, path: str, method: str = "GET") -> Response:
         """Answer one request for ``path`` (its query string is ignored)."""
         path = path.partition("?")[0]
-        handler = {
-            "/metrics": self.metrics,
-            "/healthz": self.healthz,
-            "/readyz": self.readyz,
-        }.get(path)
+        handler = {"/metrics": self.metrics, "/healthz": self.healthz, "/readyz": self.readyz}.get(
+            path
+        )
         if handler is None:
             return _text(404, "not found: try /metrics, /healthz or /readyz\n")
         if method not in ("GET", "HEAD"):

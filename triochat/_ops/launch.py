@@ -56,7 +56,7 @@ class Launch:
     metrics_host: str = "127.0.0.1"
     #: The CA whose client certificates TLS asks for (SASL EXTERNAL), if any.
     client_ca: Path | None = None
-    #: Reserved for the web listener (another part of the work).
+    #: The ``listeners.web`` settings (see :class:`~.._web.cli.WebOptions`).
     web: dict[str, object] = field(default_factory=dict)
     operators: tuple[Operator, ...] = ()
     #: The config file these settings came from, re-read on reload.
@@ -143,7 +143,6 @@ def resolve(
             problems.append(merged["db"].problem(problem))
     if problems:
         raise ConfigError(problems)
-    warnings += _reserved(values)
     port = cast("int | None", values["port"])
     return Launch(
         server=replace(
@@ -161,23 +160,14 @@ def resolve(
         metrics_port=cast("int | None", values["metrics_port"]),
         metrics_host=cast("str", values["metrics_host"]),
         client_ca=cast("Path | None", values["client_ca"]),
-        web={key: values[key] for key in ("web_port", "web_host", "web_origin", "trusted_proxy")},
+        web={
+            key: values[key]
+            for key in ("web_port", "web_tls_port", "web_host", "web_origin", "trusted_proxy")
+        },
         operators=operators,
         config_file=config_file,
         warnings=tuple(warnings),
     )
-
-
-#: Settings checked now and used by parts still to come; remove an entry when its part lands.
-RESERVED: Final = ("web_port", "web_host", "web_origin", "trusted_proxy")
-
-
-def _reserved(values: dict[str, object]) -> list[str]:
-    """Say which settings given are accepted but not used yet, rather than ignore them silently."""
-    names = [BY_DEST[dest].name for dest in RESERVED if values[dest] is not None]
-    if not names:
-        return []
-    return [f"{', '.join(names)}: checked, but not used by this version of triochat yet"]
 
 
 def _server_config(values: dict[str, object], motd: tuple[str, ...] | None) -> ServerConfig:
