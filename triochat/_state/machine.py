@@ -182,7 +182,8 @@ class ServerState:
         ``result`` is what that kind of question is answered with: the entries
         of a :class:`~.._history.records.HistoryQuery`, a ``bool`` for a
         password check or a saved server ban, ``None`` to go on with a LIST,
-        the notes of a reload, an :class:`~.._accounts.records.AccountReply`.
+        the notes of a reload, an :class:`~.._accounts.records.AccountReply`, a
+        :class:`~.._accounts.rooms.RoomReply` (a registered room saved or not).
         """
         client = self.network.clients.get(conn)
         if client is None:
