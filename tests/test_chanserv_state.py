@@ -6,6 +6,8 @@ with the real room store (in memory), so what is saved is checked too.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from rooms_support import RoomHarness, harness
 
 from triochat._accounts.rooms import AccessEntry, ListEntry, RoomRegister, RoomSave
@@ -192,14 +194,23 @@ def test_drop_is_for_the_founder_only() -> None:
 
 def test_a_dropped_and_re_registered_account_is_not_the_founder() -> None:
     h = harness()
-    founded(h)
+    alice = founded(h)
     room = h.state.rooms.get("#room")
     assert room is not None
-    h.state.rooms.put(
-        type(room)(room.name, room.founder, room.founder_id + 100, room.registered)
-    )  # the account "alice" now has another id
-    alice = next(c.conn for c in h.state.network.clients.values() if c.nick == "alice")
+    h.state.rooms.put(replace(room, founder_id=room.founder_id + 100))  # "alice" of another id
     assert h.cs(alice, "DROP #room") == ["Only the founder of #room may do that"]
+
+
+def test_a_save_the_database_refuses_is_said_and_kept_in_memory() -> None:
+    h = harness()
+    alice = founded(h)
+    effects = h.state.handle(alice, parse(b"TOPIC #room :new topic"))
+    [ask] = [effect for effect in effects if isinstance(effect, Ask)]
+    out = h.state.unanswered(alice, ask.question)
+    assert any("not saved" in str(effect) for effect in out)
+    room = h.state.rooms.get("#room")
+    assert room is not None
+    assert room.topic == "new topic"
 
 
 def test_plus_r_lets_only_logged_in_users_join() -> None:
