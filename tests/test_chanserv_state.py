@@ -227,6 +227,16 @@ def test_plus_r_lets_only_logged_in_users_join() -> None:
     assert "366" in h.feed(bob, "JOIN #room").codes(bob)
 
 
+def test_plus_r_needs_accounts() -> None:
+    h = harness(accounts=False)
+    alice = h.register("alice")
+    out = h.feed_all(alice, "JOIN #room", "MODE #room +R")
+    assert "472" in out.codes(alice)
+    channel = h.state.network.channel("#room")
+    assert channel is not None
+    assert "R" not in channel.modes
+
+
 def test_account_bans_match_after_a_login_and_not_before() -> None:
     h = harness()
     alice = h.user("alice")

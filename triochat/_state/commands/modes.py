@@ -190,6 +190,10 @@ def _apply_channel_modes(
     done = _Changes(state, client, channel)
     for change in changes:
         letter = change.letter
+        if letter == "R" and change.adding and not state.config.accounts:
+            # Without accounts nobody could ever join a +R room.
+            done.error(rpl.ERR_UNKNOWNMODE, letter, letter, "needs accounts, which are off here")
+            continue
         if letter in CHANNEL_FLAGS:
             (channel.modes.add if change.adding else channel.modes.discard)(letter)
             continue
