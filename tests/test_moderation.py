@@ -66,7 +66,7 @@ def test_masks_are_completed(given: str, full: str) -> None:
 
 def test_isupport_advertises_the_modes_and_lists() -> None:
     tokens = isupport_tokens(ServerConfig())
-    assert "CHANMODES=beI,k,l,imnpst" in tokens
+    assert "CHANMODES=beI,k,l,imnpstR" in tokens
     assert "PREFIX=(ov)@+" in tokens
     assert f"MAXLIST=beI:{MAX_LIST}" in tokens
     assert f"MODES={MODES_PER_LINE}" in tokens

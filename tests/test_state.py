@@ -269,7 +269,7 @@ def test_nick_and_user_in_either_order_register(lines: tuple[str, str]) -> None:
     )
     assert lines_out[1] == f"{SERVER} 002 alice :Your host is triochat, running version {VERSION}"
     assert lines_out[2] == f"{SERVER} 003 alice :This server was created 2024-01-02 03:04:05 UTC"
-    assert lines_out[3] == f"{SERVER} 004 alice triochat {VERSION} iow Ibeiklmnopstv Ibeklov"
+    assert lines_out[3] == f"{SERVER} 004 alice triochat {VERSION} iow IRbeiklmnopstv Ibeklov"
     assert lines_out[-8:] == [
         f"{SERVER} 251 alice :There are 1 users and 0 invisible on 1 servers",
         f"{SERVER} 254 alice 0 :channels formed",

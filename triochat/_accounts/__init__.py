@@ -3,5 +3,6 @@
 * :mod:`.records`: the pure data (accounts, the questions the state asks about them);
 * :mod:`.sasl`: SASL PLAIN and SCRAM-SHA-256 as sans-IO exchanges;
 * :mod:`.store`: the ``accounts`` table, in the same SQLite database as the history;
+* :mod:`.rooms` and :mod:`.roomstore`: registered rooms (ChanServ), in the same database;
 * :mod:`.service`: the trio side, hashing in worker threads under one limiter.
 """

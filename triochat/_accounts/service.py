@@ -28,11 +28,13 @@ from .records import (
     Register,
     SetPassword,
 )
+from .rooms import ROOM_QUESTIONS, RoomReply
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from .records import AccountQuestion
+    from .rooms import Room, RoomQuestion
     from .store import AccountStore
 
 __all__ = ["AccountService", "AccountsUnavailable", "hashing_threads"]
@@ -88,9 +90,15 @@ class AccountService:
         """Every account name, for the state's reserved nicknames."""
         return await self._db(self.store.names)
 
-    async def answer(self, question: AccountQuestion) -> AccountReply:
+    async def rooms(self) -> list[Room]:
+        """Every registered room, for the state to preload (a JOIN never waits for the disk)."""
+        return await self._db(self.store.rooms.all)
+
+    async def answer(self, question: AccountQuestion | RoomQuestion) -> AccountReply | RoomReply:
         """Answer ``question``; raises :class:`AccountsUnavailable` if the database fails."""
         store = self.store
+        if isinstance(question, ROOM_QUESTIONS):
+            return await self._db(partial(store.rooms.answer, question))
         if isinstance(question, Login):
             found = await self._db(partial(store.get, question.name))
             stored = None if found is None else found[1]

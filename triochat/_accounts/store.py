@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .._irc.names import casefold
 from .records import Account, ScramCredentials
+from .roomstore import ROOM_SCHEMA, RoomStore
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -65,9 +66,11 @@ class AccountStore:
             self._db = sqlite3.connect(self.path, timeout=5.0, check_same_thread=False)
             if on_disk:
                 self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(_SCHEMA)
+            self._db.executescript(_SCHEMA + ROOM_SCHEMA)
         except sqlite3.Error as error:
             raise AccountStoreError(f"{self.path}: {error}") from None
+        #: Registered rooms (ChanServ), in the same database and connection.
+        self.rooms = RoomStore(self._db)
 
     def close(self) -> None:
         self._db.close()

@@ -178,6 +178,7 @@ class ChatServer:
             await self._load_server_bans()
             if self.accounts is not None:
                 self.state.preload_accounts(await self.accounts.names())
+                self.state.preload_rooms(await self.accounts.rooms())
             await server.start(self.delivery.flusher.run)
             await server.start(self.timers.run)
             if self.config.stats_interval is not None:

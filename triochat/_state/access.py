@@ -4,7 +4,7 @@ These checks sit on the per-message path (:func:`may_speak` runs for every
 channel message), so they are built to cost nothing when a channel has no
 lists, and little when it has: a list is compiled into one regular expression
 when it changes (:class:`~.._irc.masks.MaskSet`), and each member's verdict is
-cached until the ban or exception list changes or the member's nick does.
+cached until the ban or exception list changes, or the member's nick or account does.
 """
 
 from __future__ import annotations
@@ -22,8 +22,11 @@ if TYPE_CHECKING:
     from .model import Channel, Client
 
 __all__ = [
+    "ACCOUNT_PREFIX",
     "MaskEntry",
     "MaskList",
+    "account_mask",
+    "forget_verdicts",
     "is_banned",
     "join_refusal",
     "may_speak",
@@ -44,14 +47,30 @@ class MaskEntry:
     set_at: int
 
 
-class MaskList:
-    """The entries of one channel list, and their compiled matcher (built when first needed)."""
+#: The extended-ban prefix of an account mask (ISUPPORT ``EXTBAN=$,a``).
+ACCOUNT_PREFIX: Final = "$a:"
 
-    __slots__ = ("_entries", "_matcher")
+
+def account_mask(text: str) -> str | None:
+    """``$a:mask`` (an extended ban on accounts) as stored; None for any other ``$`` form."""
+    if text[:3].lower() != ACCOUNT_PREFIX or len(text) == 3:
+        return None
+    return ACCOUNT_PREFIX + text[3:]
+
+
+class MaskList:
+    """The entries of one channel list, and their compiled matchers (built when first needed).
+
+    ``$a:mask`` entries match the account a client is logged in as, never its
+    ``nick!user@host``; the others the reverse.
+    """
+
+    __slots__ = ("_accounts", "_entries", "_matcher")
 
     def __init__(self) -> None:
         self._entries: dict[str, MaskEntry] = {}
         self._matcher: MaskSet | None = None
+        self._accounts: MaskSet | None = None
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -65,27 +84,42 @@ class MaskList:
         if key in self._entries:
             return False
         self._entries[key] = entry
-        self._matcher = None
+        self._matcher = self._accounts = None
         return True
 
     def remove(self, mask: str) -> MaskEntry | None:
         """Remove the entry equal to ``mask``, returning it (None when there was none)."""
         entry = self._entries.pop(casefold(mask), None)
         if entry is not None:
-            self._matcher = None
+            self._matcher = self._accounts = None
         return entry
 
-    def matches(self, source: str) -> bool:
-        """True when any entry matches ``source`` (``nick!user@host``)."""
+    def matches(self, source: str, account: str | None = None) -> bool:
+        """True when any entry matches ``source`` (``nick!user@host``) or ``account``."""
         matcher = self._matcher
         if matcher is None:
-            matcher = self._matcher = MaskSet(entry.mask for entry in self._entries.values())
-        return matcher.match(source)
+            self._compile()
+            matcher = self._matcher
+            assert matcher is not None
+        if matcher.match(source):
+            return True
+        return account is not None and self._accounts is not None and self._accounts.match(account)
+
+    def _compile(self) -> None:
+        masks = [entry.mask for entry in self._entries.values()]
+        self._matcher = MaskSet(mask for mask in masks if not mask.startswith("$"))
+        self._accounts = MaskSet(mask[3:] for mask in masks if mask.startswith(ACCOUNT_PREFIX))
 
 
 def _listed(channel: Channel, letter: str, client: Client) -> bool:
     masks = channel.lists.get(letter)
-    return masks is not None and masks.matches(client.source)
+    return masks is not None and masks.matches(client.source, client.account)
+
+
+def forget_verdicts(client: Client) -> None:
+    """``client`` logged in or out: its cached ban verdicts (``$a:`` bans) no longer hold."""
+    for channel in client.channels.values():
+        channel.banned.pop(client.conn, None)
 
 
 def is_banned(client: Client, channel: Channel) -> bool:
@@ -133,6 +167,11 @@ def join_refusal(client: Client, channel: Channel, key: str) -> tuple[str, str] 
     """
     if is_banned(client, channel):
         return rpl.ERR_BANNEDFROMCHAN, "Cannot join channel (+b)"
+    if "R" in channel.modes and client.account is None:
+        return (
+            rpl.ERR_NEEDREGGEDNICK,
+            "Cannot join channel (+R) - you need to be logged into your account",
+        )
     if "i" in channel.modes and not invited(client, channel) and not _listed(channel, "I", client):
         return rpl.ERR_INVITEONLYCHAN, "Cannot join channel (+i)"
     if channel.key is not None and key != channel.key:

@@ -24,6 +24,7 @@ from .._accounts.records import MAX_PASSWORD_BYTES, MIN_PASSWORD_LENGTH, Login
 from .._accounts.sasl import Chunks
 from .._irc import numerics as rpl
 from .._irc.names import casefold, valid_nick
+from .access import forget_verdicts
 from .effects import Ask
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ __all__ = [
 ]
 
 #: Nicknames of the server's pseudo-users, casefolded: nobody else may take them.
-SERVICE_NICKS: Final = frozenset({"nickserv"})
+SERVICE_NICKS: Final = frozenset({"nickserv", "chanserv"})
 
 #: Buckets kept before the full (idle) ones are forgotten.
 _MAX_BUCKETS: Final = 10_000
@@ -184,6 +185,7 @@ def login(state: ServerState, client: Client, account: Account) -> None:
     client.account_id = account.id
     #: Private history follows the account (by id: a re-registered name is someone else).
     client.session = f"account:{account.id}"
+    forget_verdicts(client)
     mask = f"{client.nick}!{client.user or '*'}@{client.host}"
     text = f"You are now logged in as {account.name}"
     state.replies.numeric(client, rpl.RPL_LOGGEDIN, mask, account.name, text)
@@ -199,6 +201,7 @@ def logout(state: ServerState, client: Client) -> None:
     client.account = None
     client.account_id = None
     client.session = f"dropped:{old}.{client.conn}"
+    forget_verdicts(client)
     mask = f"{client.nick}!{client.user or '*'}@{client.host}"
     state.replies.numeric(client, rpl.RPL_LOGGEDOUT, mask, "You are now logged out")
     if client.registered:

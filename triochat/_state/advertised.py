@@ -109,6 +109,7 @@ CHANNEL_MODES: Final = (
     ModeRow("p", "flag", "private: hidden from LIST and from outsiders"),
     ModeRow("s", "flag", "secret: hidden from LIST, NAMES, WHO and WHOIS of outsiders"),
     ModeRow("t", "flag", "only operators change the topic"),
+    ModeRow("R", "flag", "registered only: only users logged in to an account may join"),
 )
 #: User modes.
 USER_MODES: Final = (
@@ -189,6 +190,7 @@ def isupport_tokens(config: ServerConfig) -> list[str]:
         f"CHANTYPES={CHANNEL_PREFIXES}",
         *history,
         "ELIST=CMNTU",
+        *(["EXTBAN=$,a"] if config.accounts else []),
         "EXCEPTS=e",
         "INVEX=I",
         f"KEYLEN={KEY_LENGTH}",

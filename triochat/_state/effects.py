@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from typing import TypeAlias
 
     from .._accounts.records import AccountQuestion
+    from .._accounts.rooms import RoomQuestion
     from .._history.records import HistoryEntry, HistoryQuery
     from .._irc.wire import Message
     from .questions import ContinueList, PasswordCheck, Rehash, ServerBanChange
@@ -57,9 +58,11 @@ class Record:
     entry: HistoryEntry
 
 
+#: Questions the accounts service answers: accounts, and registered rooms (ChanServ).
+_AccountsQuestion: TypeAlias = "AccountQuestion | RoomQuestion"
 #: Questions a service answers; each kind grows this union (password checks, claims).
 Question: TypeAlias = (
-    "HistoryQuery | PasswordCheck | ContinueList | ServerBanChange | Rehash | AccountQuestion"
+    "HistoryQuery | PasswordCheck | ContinueList | ServerBanChange | Rehash | _AccountsQuestion"
 )
 
 

@@ -17,25 +17,28 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, cast
 
+from .._accounts.rooms import ROOM_QUESTIONS
 from .._history.records import HistoryQuery
 from .._irc import numerics as rpl
 from .._irc.tags import new_id_source
 from .._irc.wire import InvalidUtf8, LineTooLong, TooManyParams
 from .accounts import AccountsState
 from .advertised import capabilities
-from .commands import GROUPS, accounts, history, listing, oper, services
+from .commands import GROUPS, accounts, chanserv, history, listing, oper, services
 from .effects import Schedule, Timer
 from .model import Client
 from .network import Network
 from .questions import ContinueList, PasswordCheck, Rehash, ServerBanChange
 from .registry import merge
 from .replies import Replies
+from .rooms import Rooms
 from .serverbans import ServerBans
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
 
     from .._accounts.records import AccountReply
+    from .._accounts.rooms import Room, RoomReply
     from .._config import ServerConfig
     from .._history.records import HistoryEntry
     from .._irc.wire import Message, RemoteProtocolError
@@ -81,6 +84,8 @@ class ServerState:
         self.server_bans = ServerBans()
         #: Registered account names and login limits (the accounts live in the database).
         self.accounts = AccountsState(clock)
+        #: Registered rooms (ChanServ), preloaded from the database at start.
+        self.rooms = Rooms()
 
     def now(self) -> float:
         return self._clock()
@@ -167,13 +172,18 @@ class ServerState:
         """The registered account names, whose nicknames are reserved."""
         self.accounts.preload(names)
 
+    def preload_rooms(self, rooms: Iterable[Room]) -> None:
+        """The registered rooms, restored when a JOIN re-creates them (no JOIN waits for disk)."""
+        self.rooms.preload(rooms)
+
     def answer(self, conn: ConnId, question: Question, result: object) -> list[Effect]:
         """A service answered the :class:`~.effects.Ask` of ``conn``.
 
         ``result`` is what that kind of question is answered with: the entries
         of a :class:`~.._history.records.HistoryQuery`, a ``bool`` for a
         password check or a saved server ban, ``None`` to go on with a LIST,
-        the notes of a reload, an :class:`~.._accounts.records.AccountReply`.
+        the notes of a reload, an :class:`~.._accounts.records.AccountReply`, a
+        :class:`~.._accounts.rooms.RoomReply` (a registered room saved or not).
         """
         client = self.network.clients.get(conn)
         if client is None:
@@ -188,6 +198,8 @@ class ServerState:
             history.show_answer(
                 self, client, question, list(cast("Sequence[HistoryEntry]", result))
             )
+        elif isinstance(question, ROOM_QUESTIONS):
+            chanserv.show_answer(self, client, question, cast("RoomReply", result))
         else:
             accounts.show_answer(self, client, question, cast("AccountReply", result))
         return self.replies.take()
@@ -205,6 +217,8 @@ class ServerState:
             oper.rehashed(self, client, ["the reload failed; nothing changed"])
         elif isinstance(question, HistoryQuery):
             history.show_failure(self, client, question)
+        elif isinstance(question, ROOM_QUESTIONS):
+            chanserv.show_failure(self, client, question)
         else:
             accounts.show_failure(self, client, question)
         return self.replies.take()

@@ -7,6 +7,7 @@ from typing import Final
 from . import (
     accounts,
     channels,
+    chanserv,
     history,
     info,
     invite,
@@ -34,4 +35,5 @@ GROUPS: Final = (
     oper.commands,
     accounts.commands,
     services.commands,
+    chanserv.commands,
 )

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from ..._irc import numerics as rpl
 from ..._irc.names import casefold, valid_channel
 from ..._irc.wire import MAX_BODY_BYTES
+from .. import rooms
 from ..access import join_refusal
 from ..advertised import (
     CHANNEL_SYNTAX,
@@ -54,6 +55,9 @@ def join(state: ServerState, client: Client, message: Message) -> None:
             out.numeric(client, rpl.ERR_TOOMANYCHANNELS, name, "You have joined too many channels")
             continue
         existing = state.network.channel(name)
+        created = existing is None
+        if existing is None:  # a registered room is judged as it will be re-created
+            existing = rooms.prepared(state, name)
         if existing is not None:
             refusal = join_refusal(client, existing, keys[index] if index < len(keys) else "")
             if refusal is not None:
@@ -62,6 +66,7 @@ def join(state: ServerState, client: Client, message: Message) -> None:
         client.invites.pop(folded, None)  # an invitation is used up by joining
         channel = state.network.join(client, name, state.now())
         _announce_join(state, client, channel)
+        rooms.joined(state, client, channel, created=created)
         if client.away is not None:
             away_notify(state, client, (channel,))
         if channel.topic:
@@ -212,6 +217,7 @@ def topic(state: ServerState, client: Client, message: Message) -> None:
     channel.topic = truncate(message.params[1], TOPIC_LENGTH)
     channel.topic_by, channel.topic_at = client.source, state.now()
     out.to_channel(channel, out.event(client, "TOPIC", channel.name, channel.topic))
+    rooms.changed(state, client, channel)
 
 
 def topic_reply(state: ServerState, client: Client, channel: Channel) -> None:

@@ -19,7 +19,7 @@ from ..access import may_speak
 from ..advertised import MAX_TARGETS
 from ..effects import Send
 from ..registry import Commands
-from . import history, services
+from . import chanserv, history, services
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -42,7 +42,9 @@ commands = Commands()
     summary="Talk to a channel, or privately to a nickname (the original !private).",
 )
 def privmsg(state: ServerState, client: Client, message: Message) -> None:
-    if state.config.accounts and services.intercept(state, client, message):
+    if state.config.accounts and (
+        services.intercept(state, client, message) or chanserv.intercept(state, client, message)
+    ):
         return
     _relay(state, client, message)
 

@@ -18,7 +18,8 @@ from ..._irc.masks import MAX_MASK_LENGTH, normalize_mask, valid_mask
 from ..._irc.modes import ModeChange, parse_modes, render_modes
 from ..._irc.names import is_channel
 from ..._irc.wire import Message
-from ..access import MaskEntry, MaskList, valid_key
+from .. import rooms
+from ..access import MaskEntry, MaskList, account_mask, valid_key
 from ..advertised import (
     CHANNEL_FLAGS,
     CHANNEL_LISTS,
@@ -189,6 +190,10 @@ def _apply_channel_modes(
     done = _Changes(state, client, channel)
     for change in changes:
         letter = change.letter
+        if letter == "R" and change.adding and not state.config.accounts:
+            # Without accounts nobody could ever join a +R room.
+            done.error(rpl.ERR_UNKNOWNMODE, letter, letter, "needs accounts, which are off here")
+            continue
         if letter in CHANNEL_FLAGS:
             (channel.modes.add if change.adding else channel.modes.discard)(letter)
             continue
@@ -227,6 +232,7 @@ def _apply_channel_modes(
     if applied:
         text, params = render_modes(applied)
         out.to_channel(channel, out.event(client, "MODE", channel.name, text, *params))
+        rooms.changed(state, client, channel)
 
 
 def _member_status(done: _Changes, change: ModeChange) -> None:
@@ -260,7 +266,10 @@ def _list_entry(done: _Changes, change: ModeChange) -> None:
     if len(raw) > MAX_MASK_LENGTH:  # judged before any work on it
         done.invalid(letter, raw, f"Mask too long (at most {MAX_MASK_LENGTH} characters)")
         return
-    mask = normalize_mask(raw)
+    mask = account_mask(raw) if raw.startswith("$") else normalize_mask(raw)
+    if mask is None:
+        done.invalid(letter, raw, "Unknown extended ban; only $a:account is known (EXTBAN=$,a)")
+        return
     if not valid_mask(mask):
         done.invalid(letter, raw, "Invalid mask")
         return
