@@ -15,8 +15,14 @@ nox.options.default_venv_backend = "venv"
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 
 # Debian packages that the end-to-end tests drive: a real IRC client nobody here
-# wrote (irssi) inside a real terminal (tmux), and openssl's s_client for TLS.
-E2E_DEBIAN_PACKAGES = {"irssi": "irssi", "tmux": "tmux", "openssl": "openssl"}
+# wrote (irssi) inside a real terminal (tmux), openssl's s_client for TLS, and a
+# real Redis for the cluster tests (started by the tests on a free port, never as a service).
+E2E_DEBIAN_PACKAGES = {
+    "irssi": "irssi",
+    "tmux": "tmux",
+    "openssl": "openssl",
+    "redis-server": "redis-server",
+}
 
 
 def _group(name: str) -> list[str]:

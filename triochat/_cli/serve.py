@@ -21,9 +21,15 @@ from .._history.store import HistoryError, HistoryStore
 from .._irc.wire import MAX_LINE_BYTES
 from .._server.server import serve
 from .._tls import DEFAULT_CERT_DIR, SERVER_FILE, TlsSetupError, server_context
+from .cluster import add_cluster_arguments, cluster_from_args
 
 if TYPE_CHECKING:
     import ssl
+    from collections.abc import Callable
+
+    from .._server.delivery import Delivery
+    from .._server.replication import Replication
+    from .._state.machine import ServerState
 
 __all__ = ["add_arguments", "run"]
 
@@ -227,6 +233,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="store nothing, replay nothing, no CHATHISTORY",
     )
+    add_cluster_arguments(parser)
     parser.add_argument(
         "--log-level",
         default="INFO",
@@ -396,6 +403,7 @@ async def run_server(
     tls_port: int | None = None,
     tls_context: ssl.SSLContext | None = None,
     store: HistoryStore | None = None,
+    cluster: Callable[[ServerState, Delivery], Replication] | None = None,
 ) -> int:
     """Listen, announce every bound address on stdout, and serve until told to stop.
 
@@ -412,7 +420,7 @@ async def run_server(
             return 1
         for listener in listeners:
             print(f"triochat: listening on {_describe(listener)}", flush=True)
-        await serve(listeners, config, store=store, shutdown_trigger=stop.wait)
+        await serve(listeners, config, store=store, cluster=cluster, shutdown_trigger=stop.wait)
         nursery.cancel_scope.cancel()
     log.info("stopped")
     return 0
@@ -423,6 +431,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = config_from_args(args)
         tls_context = server_context(args.cert, args.key) if args.tls else None
+        cluster = cluster_from_args(args)
         store = open_history(config)
     except (ValueError, TlsSetupError, HistoryError) as error:
         print(f"triochat serve: {error}", file=sys.stderr)
@@ -439,6 +448,7 @@ def run(args: argparse.Namespace) -> int:
                 tls_port=args.tls_port if args.tls else None,
                 tls_context=tls_context,
                 store=store,
+                cluster=cluster,
             )
         )
     finally:

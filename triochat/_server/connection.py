@@ -255,6 +255,12 @@ class Connection:
                 except RemoteProtocolError as error:
                     effects = state.reject(conn, error)
                 else:
+                    cluster = server.cluster
+                    if cluster is not None and cluster.intercepts(conn, message.command):
+                        await cluster.submit(conn, message)  # through the cluster's log
+                        if self.closing:
+                            return True
+                        continue
                     effects = state.handle(conn, message)
             for ask in delivery.apply(effects):
                 await delivery.answer(ask)

@@ -17,7 +17,7 @@ import trio
 from .._history.store import HistoryUnavailable
 from .._irc.tags import TAG_VARIANTS, visible_tags
 from .._irc.wire import serialize
-from .._state.effects import Ask, Close, Record, Schedule, Send
+from .._state.effects import Ask, Close, NickClaim, Record, Schedule, Send
 
 if TYPE_CHECKING:
     from .._config import ServerConfig
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .._state.machine import ServerState
     from .connection import Connection
     from .fanout import Flusher
+    from .replication import Replication
     from .timers import Timers
 
 __all__ = ["Delivery"]
@@ -51,6 +52,8 @@ class Delivery:
         self.history = history
         #: The connections being served, by id.
         self.connections: dict[ConnId, Connection] = {}
+        #: The cluster node, in cluster mode: it answers nick claims.
+        self.cluster: Replication | None = None
 
     def apply(self, effects: list[Effect]) -> list[Ask]:
         """Carry out ``effects`` in order; return the questions left to await."""
@@ -73,6 +76,12 @@ class Delivery:
 
     async def answer(self, ask: Ask) -> None:
         """Put ``ask`` to its service and give the state the answer; only the asker waits."""
+        if isinstance(ask.question, NickClaim):
+            if self.cluster is None:
+                self.apply(self.state.unanswered(ask.conn, ask.question))
+            else:
+                await self.cluster.claim(ask)
+            return
         assert self.history is not None, "no history questions without history"
         try:
             with trio.fail_after(self.config.history_query_timeout):

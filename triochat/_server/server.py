@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 
     from .._state.effects import Timer
     from .._state.model import PeerInfo
+    from .replication import Replication
 
 __all__ = ["ChatServer", "serve"]
 
@@ -66,7 +67,11 @@ class ChatServer:
     """
 
     def __init__(
-        self, config: ServerConfig | None = None, *, store: HistoryStore | None = None
+        self,
+        config: ServerConfig | None = None,
+        *,
+        store: HistoryStore | None = None,
+        cluster: Callable[[ServerState, Delivery], Replication] | None = None,
     ) -> None:
         self.config = config = config or ServerConfig()
         self.state = ServerState(config)
@@ -84,6 +89,9 @@ class ChatServer:
         self.timers = Timers(self._timer_due)
         #: Carries out the state's effects; writes happen once per round (the flusher).
         self.delivery = Delivery(config, self.state, Flusher(), self.timers, self.history)
+        #: Cluster mode: the node that replicates this server's state (None: a single node).
+        self.cluster = None if cluster is None else cluster(self.state, self.delivery)
+        self.delivery.cluster = self.cluster
 
     @property
     def connection_count(self) -> int:
@@ -132,6 +140,8 @@ class ChatServer:
             await self._load_replay_buffers()
             await server.start(self.delivery.flusher.run)
             await server.start(self.timers.run)
+            if self.cluster is not None:
+                await server.start(self.cluster.run)
             if self.config.stats_interval is not None:
                 server.start_soon(self._report_stats, self.config.stats_interval)
             async with trio.open_nursery() as connections:
@@ -158,6 +168,8 @@ class ChatServer:
                 self.delivery.flush()
                 grace = self.config.shutdown_grace
                 connections.cancel_scope.deadline = trio.current_time() + grace
+            if self.cluster is not None:
+                await self.cluster.stop()
             server.cancel_scope.cancel()  # the flusher and timers: every connection has ended
 
     def _history_running(self) -> AbstractAsyncContextManager[None]:
@@ -255,6 +267,8 @@ class ChatServer:
             reason = connection.quit_reason or "Connection closed"
             delivery.connections.pop(conn, None)
             try:
+                if self.cluster is not None:
+                    self.cluster.departed(conn, reason)
                 delivery.apply(self.state.disconnect(conn, reason))
                 delivery.flush()
             except Exception:
@@ -291,13 +305,15 @@ async def serve(
     config: ServerConfig | None = None,
     *,
     store: HistoryStore | None = None,
+    cluster: Callable[[ServerState, Delivery], Replication] | None = None,
     shutdown_trigger: Callable[[], Awaitable[object]] | None = None,
     task_status: trio.TaskStatus[ChatServer] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run a chat server on ``listeners`` (see :meth:`ChatServer.serve`).
 
     ``await nursery.start(serve, listeners)`` returns the running
-    :class:`ChatServer` once it accepts connections.
+    :class:`ChatServer` once it accepts connections. ``cluster`` makes it a
+    node of a cluster (see :mod:`.._cluster`).
     """
-    server = ChatServer(config, store=store)
+    server = ChatServer(config, store=store, cluster=cluster)
     await server.serve(listeners, shutdown_trigger=shutdown_trigger, task_status=task_status)

@@ -20,7 +20,18 @@ if TYPE_CHECKING:
     from .._history.records import HistoryEntry, HistoryQuery
     from .._irc.wire import Message
 
-__all__ = ["Ask", "Close", "ConnId", "Effect", "Question", "Record", "Schedule", "Send", "Timer"]
+__all__ = [
+    "Ask",
+    "Close",
+    "ConnId",
+    "Effect",
+    "NickClaim",
+    "Question",
+    "Record",
+    "Schedule",
+    "Send",
+    "Timer",
+]
 
 #: A connection, for as long as it lasts; never a nickname (nicknames change).
 ConnId = NewType("ConnId", int)
@@ -55,8 +66,19 @@ class Record:
     entry: HistoryEntry
 
 
+@dataclass(frozen=True, slots=True)
+class NickClaim:
+    """May this registration take ``nick`` on the whole network? (cluster mode only)
+
+    A cluster node claims the nick atomically in its shared store; the answer
+    is ``True`` (the nick is now this user's everywhere) or ``False`` (433).
+    """
+
+    nick: str
+
+
 #: Questions a service answers; each kind grows this union (password checks, claims).
-Question: TypeAlias = "HistoryQuery"
+Question: TypeAlias = "HistoryQuery | NickClaim"
 
 
 @dataclass(frozen=True, slots=True)

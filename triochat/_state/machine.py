@@ -15,21 +15,22 @@ chat room is testable with plain function calls.
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from .._irc import numerics as rpl
 from .._irc.tags import new_id_source
 from .._irc.wire import InvalidUtf8, LineTooLong, TooManyParams
 from .advertised import capabilities
-from .commands import GROUPS, history
-from .effects import Schedule, Timer
+from .commands import GROUPS, history, registration
+from .effects import NickClaim, Schedule, Timer
 from .model import Client
 from .network import Network
 from .registry import merge
 from .replies import Replies
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
     from .._config import ServerConfig
     from .._history.records import HistoryEntry
@@ -67,6 +68,9 @@ class ServerState:
         if config.history_max_per_channel is not None:
             replay_count = min(replay_count, config.history_max_per_channel)
         self.recent = history.RecentMessages(replay_count)
+        #: Cluster mode: a registration completes only once the whole network
+        #: granted its nick (a :class:`~.effects.NickClaim` question).
+        self.nick_claims = False
 
     def now(self) -> float:
         return self._clock()
@@ -144,20 +148,44 @@ class ServerState:
         self.recent.preload(entries)
 
     def answer(
-        self, conn: ConnId, question: Question, result: Sequence[HistoryEntry]
+        self, conn: ConnId, question: Question, result: Sequence[HistoryEntry] | bool
     ) -> list[Effect]:
         """A service answered the :class:`~.effects.Ask` of ``conn``."""
         client = self.network.clients.get(conn)
         if client is not None:
-            history.show_answer(self, client, question, list(result))
+            if isinstance(question, NickClaim):
+                registration.claim_answered(self, client, question, granted=result is True)
+            else:
+                assert not isinstance(result, bool), "history questions get entries"
+                history.show_answer(self, client, question, list(result))
         return self.replies.take()
 
     def unanswered(self, conn: ConnId, question: Question) -> list[Effect]:
         """A service could not answer the :class:`~.effects.Ask` of ``conn``."""
         client = self.network.clients.get(conn)
         if client is not None:
-            history.show_failure(self, client, question)
+            if isinstance(question, NickClaim):
+                registration.claim_failed(self, client)
+            else:
+                history.show_failure(self, client, question)
         return self.replies.take()
+
+    @contextmanager
+    def pinned(self, at: float, msgids: Callable[[], str]) -> Iterator[None]:
+        """Handle a replicated event as its origin node did: at its time, with its message ids.
+
+        Every cluster node applies the same event, so the ``time`` and
+        ``msgid`` tags (and the history rows) must come from the event, not
+        from each node's clock and counter.
+        """
+        clock, new_msgid, replies = self._clock, self.new_msgid, self.replies
+        replies_clock = replies._clock
+        self._clock = replies._clock = lambda: at
+        self.new_msgid = msgids
+        try:
+            yield
+        finally:
+            self._clock, self.new_msgid, replies._clock = clock, new_msgid, replies_clock
 
     def is_registered(self, conn: ConnId) -> bool:
         """True once ``conn`` has completed registration."""

@@ -61,6 +61,8 @@ class Client:
     batches: int = 0
     #: How the connection reached the server.
     peer: PeerInfo | None = None
+    #: The cluster node a remote user is connected to; None for this server's own users.
+    origin: str | None = None
 
     def update_source(self) -> None:
         self.source = f"{self.nick}!{self.user}@{self.host}"

@@ -11,6 +11,7 @@ from ..._irc.names import valid_nick
 from ..._irc.tags import tag_variant
 from ..._irc.wire import Message
 from ..advertised import USER_LENGTH, VERSION, myinfo
+from ..effects import Ask, NickClaim
 from ..registry import Commands
 from . import info
 
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from ..machine import ServerState
     from ..model import Client
 
-__all__ = ["commands", "welcome"]
+__all__ = ["claim_answered", "claim_failed", "commands", "welcome"]
 
 commands = Commands()
 
@@ -149,9 +150,35 @@ def try_register(state: ServerState, client: Client) -> None:
         state.replies.numeric(client, rpl.ERR_PASSWDMISMATCH, "Password incorrect")
         state.replies.close(client.conn, "Closing link: bad password")
         return
+    if state.nick_claims:  # cluster mode: the whole network must grant the nick first
+        state.replies.add(Ask(client.conn, NickClaim(client.nick)))
+        return
+    _complete(state, client)
+
+
+def _complete(state: ServerState, client: Client) -> None:
     client.registered = True
     client.update_source()
     welcome(state, client)
+
+
+def claim_answered(state: ServerState, client: Client, claim: NickClaim, *, granted: bool) -> None:
+    """The network granted (or refused: 433) the nick that registration asked for."""
+    if client.registered or client.nick != claim.nick:
+        return
+    if granted:
+        _complete(state, client)
+    else:
+        state.replies.numeric(
+            client, rpl.ERR_NICKNAMEINUSE, claim.nick, "Nickname is already in use"
+        )
+
+
+def claim_failed(state: ServerState, client: Client) -> None:
+    """Nobody could say whether the nick is free (the cluster store is down): refuse, clearly."""
+    why = "The network is unreachable from this server right now; please reconnect later"
+    state.replies.fail(client, "NICK", "CLUSTER_UNAVAILABLE", why)
+    state.replies.close(client.conn, f"Closing link: {why}")
 
 
 def welcome(state: ServerState, client: Client) -> None:

@@ -1,0 +1,366 @@
+"""A cluster node: the trio service that ties this server's state to the shared log.
+
+Log first: a state-changing command of a local user (JOIN, PRIVMSG, NICK...)
+is not handled at once; it is appended to the log, and handled when the node
+reads it back, in log order, as every other node handles it. So every member
+on every node sees the same order, at the cost of one round trip to the
+store. The user's reader waits for its own line (only it waits), so its
+replies keep their order.
+
+The link to the store is kept up by :meth:`ClusterNode.run`: on every
+(re)connection the node re-claims its users' nicks (a nick taken meanwhile
+by another node's user is renamed here to a guest nick), says hello and
+bursts its users; while the store is unreachable it keeps its connections,
+tells its users once, refuses what it cannot deliver with ``FAIL``, and
+retries with a bounded backoff.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import math
+import secrets
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+import trio
+
+from .._irc.names import casefold, valid_nick
+from .._irc.wire import Message, serialize
+from .._state.effects import NickClaim
+from .bus import BusUnavailable
+from .events import Bye, Hello, Line, Lost, Quit
+from .replica import Replica, introduction
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from contextlib import AbstractAsyncContextManager
+
+    from .._server.delivery import Delivery
+    from .._state.effects import Ask, ConnId, Effect
+    from .._state.machine import ServerState
+    from .bus import Bus
+
+__all__ = ["REPLICATED", "ClusterNode", "NodeSettings"]
+
+log = logging.getLogger("triochat.cluster")
+
+#: Commands of registered users that change what other nodes see: they go through the log.
+REPLICATED: Final = frozenset(
+    {"JOIN", "PART", "KICK", "TOPIC", "MODE", "PRIVMSG", "NOTICE", "TAGMSG", "NICK", "AWAY"}
+)
+_DOWN_NOTICE: Final = (
+    "*** This server lost its link to the rest of the network. You stay connected;"
+    " what you send is refused (not lost silently) until the link is back."
+)
+_UP_NOTICE: Final = "*** The link to the rest of the network is back."
+_REFUSED: Final = "The network is unreachable from this server right now; not delivered"
+
+
+@dataclass(frozen=True, slots=True)
+class NodeSettings:
+    """How a node takes part: its name, and how soon a silent node counts as lost."""
+
+    name: str
+    #: A node whose heartbeat is older than this is lost; its users quit.
+    timeout: float = 15.0
+    #: How long a user's line may wait to come back through the log.
+    confirm_timeout: float = 5.0
+    #: The longest pause between two attempts to reach the store.
+    max_backoff: float = 2.0
+
+
+class ClusterNode:
+    """This server's part in the cluster (see the module docstring)."""
+
+    def __init__(
+        self,
+        settings: NodeSettings,
+        connect: Callable[[], AbstractAsyncContextManager[Bus]],
+        state: ServerState,
+        delivery: Delivery,
+    ) -> None:
+        self.settings = settings
+        self.name = settings.name
+        self._connect = connect
+        self.state = state
+        self.delivery = delivery
+        self.replica = Replica(state, settings.name)
+        state.nick_claims = True
+        #: Owners of nick keys are unique per run: a restarted node never mistakes old claims.
+        self._run = secrets.token_hex(4)
+        self.bus: Bus | None = None
+        self._tokens = itertools.count(1)
+        self._waiting: dict[int, trio.Event] = {}
+        # Bounded by the number of connections: each quits once.
+        self._quits_in, self._quits = trio.open_memory_channel[tuple[Quit, str]](math.inf)
+        self._told_down = False
+
+    @property
+    def up(self) -> bool:
+        return self.bus is not None
+
+    def owner(self, conn: ConnId | int) -> str:
+        return f"{self.name}:{self._run}:{conn}"
+
+    # -- what the server layer calls -----------------------------------------
+
+    def intercepts(self, conn: ConnId, command: str) -> bool:
+        """True if this command of ``conn`` must go through the log (see :data:`REPLICATED`)."""
+        if command not in REPLICATED and command != "QUIT":
+            return False
+        return self.state.is_registered(conn)
+
+    async def submit(self, conn: ConnId, message: Message) -> None:
+        """Publish a local user's command and wait until this node has applied it."""
+        if message.command == "QUIT":
+            reason = message.param(0)
+            self.departed(conn, f"Quit: {reason}" if reason else "Quit")
+            self._apply(self.state.handle(conn, message))
+            return
+        bus = self.bus
+        if bus is None:
+            self._refuse(conn, message.command)
+            return
+        client = self.state.network.clients[conn]
+        old_nick = casefold(client.nick)
+        claimed: str | None = None
+        try:
+            if message.command == "NICK":
+                wanted = message.param(0)
+                if valid_nick(wanted) and casefold(wanted) != old_nick:
+                    if not await bus.claim(casefold(wanted), self.owner(conn)):
+                        out = self.state.replies
+                        out.numeric(client, "433", wanted, "Nickname is already in use")
+                        self._apply(out.take())
+                        return
+                    claimed = casefold(wanted)
+            if not await self._publish_and_wait(bus, conn, message):
+                out = self.state.replies
+                why = "The network did not confirm this in time; it may not have been delivered"
+                out.fail(client, message.command, "CLUSTER_TIMEOUT", why)
+                self._apply(out.take())
+            if claimed is not None:
+                # Free whichever of the two nicks the user does not hold now.
+                spare = old_nick if casefold(client.nick) == claimed else claimed
+                await bus.release(spare, self.owner(conn))
+        except BusUnavailable:
+            self._refuse(conn, message.command)
+
+    async def _publish_and_wait(self, bus: Bus, conn: ConnId, message: Message) -> bool:
+        token = next(self._tokens)
+        applied = self._waiting[token] = trio.Event()
+        line = serialize(message).decode(errors="replace").rstrip("\r\n")
+        try:
+            with trio.move_on_after(self.settings.confirm_timeout):
+                await bus.publish(Line(self.name, int(conn), line, self.state.now(), token))
+                await applied.wait()
+        finally:
+            self._waiting.pop(token, None)
+        return applied.is_set() and self.bus is bus
+
+    def departed(self, conn: ConnId, reason: str) -> None:
+        """A local user is leaving (before the state forgets it): tell the other nodes."""
+        client = self.state.network.clients.get(conn)
+        if client is None or not client.registered or client.origin is not None:
+            return
+        self._quits_in.send_nowait((Quit(self.name, int(conn), reason), casefold(client.nick)))
+
+    async def claim(self, ask: Ask) -> None:
+        """Answer a :class:`NickClaim`: claim the nick in the store, then introduce the user."""
+        question = ask.question
+        assert isinstance(question, NickClaim)
+        conn = ask.conn
+        bus = self.bus
+        if bus is None:
+            self._apply(self.state.unanswered(conn, question))
+            return
+        try:
+            granted = await bus.claim(casefold(question.nick), self.owner(conn))
+        except BusUnavailable:
+            self._apply(self.state.unanswered(conn, question))
+            return
+        effects = self.state.answer(conn, question, granted)
+        if self.state.is_registered(conn):
+            self.replica.local(conn)
+            client = self.state.network.clients[conn]
+            with contextlib.suppress(BusUnavailable):  # else the next burst introduces it
+                await bus.publish(introduction(self.name, client))
+        self._apply(effects)
+
+    def _apply(self, effects: list[Effect]) -> None:
+        for ask in self.delivery.apply(effects):
+            log.warning("cluster: a replicated command asked %r; not answered", ask.question)
+
+    def _refuse(self, conn: ConnId, command: str) -> None:
+        client = self.state.network.clients.get(conn)
+        if client is not None:
+            self.state.replies.fail(client, command, "CLUSTER_UNAVAILABLE", _REFUSED)
+            self._apply(self.state.replies.take())
+
+    def _tell_local(self, text: str) -> None:
+        out = self.state.replies
+        for client in self.state.network.registered():
+            if client.origin is None:
+                out.server_notice(client, client.nick, text)
+        self._apply(out.take())
+
+    def _local_nicks(self) -> dict[str, ConnId]:
+        return {
+            casefold(client.nick): client.conn
+            for client in self.state.network.registered()
+            if client.origin is None
+        }
+
+    # -- the link -------------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Keep the link to the store up, forever; started once linked (or after a timeout)."""
+        started = False
+        backoff = 0.1
+        async with trio.open_nursery() as nursery:
+
+            async def start_anyway() -> None:
+                nonlocal started
+                await trio.sleep(self.settings.timeout)
+                if not started:
+                    started = True
+                    log.warning("cluster: the store is unreachable; serving unlinked meanwhile")
+                    task_status.started()
+
+            nursery.start_soon(start_anyway)
+            while True:
+                try:
+                    async with self._connect() as bus:
+                        after = await self._join(bus)
+                        backoff = 0.1
+                        self.bus = bus
+                        log.info("cluster: node %s linked", self.name)
+                        if self._told_down:
+                            self._told_down = False
+                            self._tell_local(_UP_NOTICE)
+                        if not started:
+                            started = True
+                            task_status.started()
+                        async with trio.open_nursery() as link:
+                            link.start_soon(self._read_loop, bus, after)
+                            link.start_soon(self._heartbeat_loop, bus)
+                            link.start_soon(self._quit_loop, bus)
+                except* BusUnavailable as group:
+                    log.warning("cluster: store unreachable: %s", group.exceptions[0])
+                except* Exception:
+                    log.exception("cluster: the link failed")
+                self._link_lost()
+                await trio.sleep(backoff)
+                backoff = min(backoff * 2, self.settings.max_backoff)
+
+    def _link_lost(self) -> None:
+        if self.bus is not None and not self._told_down:
+            self._told_down = True
+            self._tell_local(_DOWN_NOTICE)
+        self.bus = None
+        for waiter in self._waiting.values():
+            waiter.set()  # its submitter sees the bus is gone, and says so
+
+    async def _join(self, bus: Bus) -> str:
+        """(Re)join the network: re-claim nicks, say hello, burst; the id to read after."""
+        await bus.beat(self.name, self.settings.timeout)
+        for nick, conn in self._local_nicks().items():
+            if not await bus.claim(nick, self.owner(conn)):
+                await self._rename_to_guest(bus, conn)
+        while True:  # quits queued while unlinked: the burst says who is left
+            try:
+                self._quits.receive_nowait()
+            except trio.WouldBlock:
+                break
+        self.replica.restart()
+        after = await bus.publish(Hello(self.name))
+        await bus.publish(self.replica.burst())
+        return after
+
+    async def _rename_to_guest(self, bus: Bus, conn: ConnId) -> None:
+        """Another node's user took this nick while we were unlinked: the later one yields."""
+        for _ in range(20):
+            guest = f"Guest{secrets.randbelow(100_000)}"
+            if self.state.network.holder(guest) is None and await bus.claim(
+                casefold(guest), self.owner(conn)
+            ):
+                break
+        else:
+            return
+        client = self.state.network.clients[conn]
+        old = client.nick
+        effects = self.state.handle(conn, Message("NICK", (guest,)))
+        self.state.replies.server_notice(
+            client, guest, f"*** {old} was taken on another server meanwhile; you are now {guest}"
+        )
+        self._apply(effects + self.state.replies.take())
+
+    async def _read_loop(self, bus: Bus, after: str) -> None:
+        while True:
+            entries = await bus.read(after, wait=1.0)
+            for entry_id, event in entries:
+                after = entry_id
+                self._apply(self.replica.apply(entry_id, event))
+                if isinstance(event, Line) and event.node == self.name:
+                    waiter = self._waiting.pop(event.token, None)
+                    if waiter is not None:
+                        waiter.set()
+                elif isinstance(event, Hello) and event.node not in ("", self.name):
+                    await bus.publish(self.replica.burst())
+
+    async def _heartbeat_loop(self, bus: Bus) -> None:
+        """Renew this node's heartbeat and nicks; find nodes that went silent."""
+        timeout = self.settings.timeout
+        joined_at = trio.current_time()
+        while True:
+            await bus.beat(self.name, timeout)
+            await bus.renew(list(self._local_nicks()))
+            nodes = await bus.nodes()
+            for node, alive in nodes.items():
+                if node != self.name and not alive:
+                    await self._declare_lost(bus, node)
+            self.state.network.nodes = sorted(n for n, a in nodes.items() if a and n != self.name)
+            if trio.current_time() - joined_at >= timeout:
+                # Users of nodes that never answered our hello: those nodes are gone.
+                silent = {key[0] for key in self.replica.conns} - self.replica.synced
+                for node in silent - {self.name}:
+                    self._apply(self.replica.drop_node(node, f"node {node} lost"))
+            await trio.sleep(timeout / 3)
+
+    async def _declare_lost(self, bus: Bus, node: str) -> None:
+        log.warning("cluster: node %s lost (no heartbeat)", node)
+        held = [(casefold(c.nick), c) for c in self.replica.users_of(node)]
+        await bus.publish(Lost(node, f"node {node} lost"))
+        await bus.forget_node(node)
+        for nick, _ in held:
+            await bus.release_node(nick, node)
+
+    async def _quit_loop(self, bus: Bus) -> None:
+        async for quit_, nick in self._quits:
+            await bus.publish(quit_)
+            await bus.release(nick, self.owner(quit_.conn))
+
+    async def stop(self) -> None:
+        """Say goodbye: queued quits first, then Bye (the others drop the rest), free the nicks."""
+        bus = self.bus
+        if bus is None:
+            return
+        with trio.move_on_after(self.settings.confirm_timeout):
+            try:
+                while True:
+                    try:
+                        quit_, nick = self._quits.receive_nowait()
+                    except trio.WouldBlock:
+                        break
+                    await bus.publish(quit_)
+                    await bus.release(nick, self.owner(quit_.conn))
+                nicks = self._local_nicks()
+                await bus.publish(Bye(self.name, f"node {self.name} shut down"))
+                for nick, conn in nicks.items():
+                    await bus.release(nick, self.owner(conn))
+                await bus.forget_node(self.name)
+            except BusUnavailable:
+                log.warning("cluster: could not say goodbye; the others will time this node out")
