@@ -3,34 +3,72 @@
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from harness import TEST_CONFIG, MemoryListener, ServerHarness
+import trio
+from harness import TEST_CONFIG, IrcClient, MemoryListener, ServerHarness
 
-from triochat._cluster.bus import MemoryBus, MemoryStore
+from triochat._cluster.bus import BusUnavailable, MemoryBus, MemoryStore
 from triochat._cluster.node import ClusterNode, NodeSettings
 from triochat._server.server import ChatServer
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    import trio
-
+    from triochat._cluster.bus import Entry
+    from triochat._cluster.events import Event
     from triochat._server.delivery import Delivery
     from triochat._state.machine import ServerState
 
-__all__ = ["start_node"]
+__all__ = ["Node", "start_node"]
+
+
+@dataclass
+class Node:
+    """One running node: its server, its cluster service, and two ways to end it."""
+
+    harness: ServerHarness
+    cluster: ClusterNode
+    #: Set it for a clean shutdown (as SIGTERM does).
+    stop: trio.Event
+    #: Cancel it to make the node vanish at once, saying nothing (as kill -9 does).
+    scope: trio.CancelScope
+    #: Set to True to cut only this node off the store.
+    cut: list[bool] = field(default_factory=lambda: [False])
+
+    async def client(self, nick: str, *, caps: str = "", channel: str | None = None) -> IrcClient:
+        return await self.harness.client(nick, caps=caps, channel=channel)
 
 
 async def start_node(
     nursery: trio.Nursery, store: MemoryStore, name: str, *, node_timeout: float = 15.0
-) -> tuple[ServerHarness, ClusterNode, trio.CancelScope]:
-    """A node called ``name`` on ``store``, serving an in-memory listener until its scope ends."""
+) -> Node:
+    """A node called ``name`` on ``store``, serving an in-memory listener."""
+    cut = [False]
+
+    class CuttableBus(MemoryBus):
+        async def publish(self, event: Event) -> str:
+            if cut[0]:
+                raise BusUnavailable("cut")
+            return await super().publish(event)
+
+        async def read(self, after: str, *, wait: float) -> list[Entry]:
+            if cut[0]:
+                raise BusUnavailable("cut")
+            return await super().read(after, wait=wait)
+
+        async def beat(self, node: str, ttl: float) -> None:
+            if cut[0]:
+                raise BusUnavailable("cut")
+            await super().beat(node, ttl)
 
     @asynccontextmanager
     async def connect() -> AsyncIterator[MemoryBus]:
         store.check()
-        yield MemoryBus(store)
+        if cut[0]:
+            raise BusUnavailable("cut")
+        yield CuttableBus(store)
 
     nodes: list[ClusterNode] = []
 
@@ -41,23 +79,12 @@ async def start_node(
 
     listener = MemoryListener()
     server = ChatServer(TEST_CONFIG, cluster=build)
+    stop = trio.Event()
+    scope = trio.CancelScope()
 
-    async def run(*, task_status: trio.TaskStatus[trio.CancelScope]) -> None:
-        import trio
+    async def run(*, task_status: trio.TaskStatus[ChatServer]) -> None:
+        with scope:
+            await server.serve([listener], shutdown_trigger=stop.wait, task_status=task_status)
 
-        with trio.CancelScope() as scope:
-            await server.serve([listener], task_status=_Forward(task_status, scope))
-
-    scope = await nursery.start(run)
-    return ServerHarness(server, listener), nodes[0], scope
-
-
-class _Forward:
-    """Report a cancel scope instead of the server, when the server starts."""
-
-    def __init__(self, status: trio.TaskStatus[trio.CancelScope], scope: trio.CancelScope) -> None:
-        self.status = status
-        self.scope = scope
-
-    def started(self, value: object = None) -> None:
-        self.status.started(self.scope)
+    await nursery.start(run)
+    return Node(ServerHarness(server, listener), nodes[0], stop, scope, cut)

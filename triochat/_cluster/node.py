@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Final
 
 import trio
 
+from .._irc import numerics as rpl
 from .._irc.names import casefold, valid_nick
 from .._irc.wire import Message, serialize
 from .._state.effects import NickClaim
@@ -133,7 +134,9 @@ class ClusterNode:
                 if valid_nick(wanted) and casefold(wanted) != old_nick:
                     if not await bus.claim(casefold(wanted), self.owner(conn)):
                         out = self.state.replies
-                        out.numeric(client, "433", wanted, "Nickname is already in use")
+                        out.numeric(
+                            client, rpl.ERR_NICKNAMEINUSE, wanted, "Nickname is already in use"
+                        )
                         self._apply(out.take())
                         return
                     claimed = casefold(wanted)
@@ -241,13 +244,14 @@ class ClusterNode:
                         if self._told_down:
                             self._told_down = False
                             self._tell_local(_UP_NOTICE)
-                        if not started:
-                            started = True
-                            task_status.started()
                         async with trio.open_nursery() as link:
                             link.start_soon(self._read_loop, bus, after)
                             link.start_soon(self._heartbeat_loop, bus)
                             link.start_soon(self._quit_loop, bus)
+                            if not started:
+                                await self._wait_synced(bus)
+                                started = True
+                                task_status.started()
                 except* BusUnavailable as group:
                     log.warning("cluster: store unreachable: %s", group.exceptions[0])
                 except* Exception:
@@ -255,6 +259,16 @@ class ClusterNode:
                 self._link_lost()
                 await trio.sleep(backoff)
                 backoff = min(backoff * 2, self.settings.max_backoff)
+
+    async def _wait_synced(self, bus: Bus) -> None:
+        """Wait (within the node timeout) for the bursts of every live node, before serving.
+
+        So a user's first JOIN here already sees who is in the room elsewhere.
+        """
+        with trio.move_on_after(self.settings.timeout):
+            live = {node for node, alive in (await bus.nodes()).items() if alive}
+            while not live - {self.name} <= self.replica.synced:  # noqa: ASYNC110
+                await trio.sleep(0.01)
 
     def _link_lost(self) -> None:
         if self.bus is not None and not self._told_down:
@@ -322,7 +336,7 @@ class ClusterNode:
             for node, alive in nodes.items():
                 if node != self.name and not alive:
                     await self._declare_lost(bus, node)
-            self.state.network.nodes = sorted(n for n, a in nodes.items() if a and n != self.name)
+            self.state.network.nodes = sorted({self.name} | {n for n, a in nodes.items() if a})
             if trio.current_time() - joined_at >= timeout:
                 # Users of nodes that never answered our hello: those nodes are gone.
                 silent = {key[0] for key in self.replica.conns} - self.replica.synced

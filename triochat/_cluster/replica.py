@@ -15,6 +15,7 @@ import logging
 from collections import deque
 from typing import TYPE_CHECKING, Final
 
+from .._irc import numerics as rpl
 from .._irc.names import casefold
 from .._irc.wire import RemoteProtocolError, parse
 from .._state.effects import ConnId
@@ -71,8 +72,7 @@ class Replica:
                     self._apply_one(pending_id, pending)
             return self.state.replies.take()
         if isinstance(event, Lost | Bye):
-            self.drop_node(node, event.reason)
-            return self.state.replies.take()
+            return self.drop_node(node, event.reason)
         if node != self.node and node not in self.synced:
             queue = self._pending.setdefault(node, deque())
             if len(queue) >= PENDING_LIMIT:
@@ -126,6 +126,9 @@ class Replica:
                 return None
             holder.has_nick, holder.nick = False, "*"  # still registering: the network won
             del network.nicks[casefold(info.nick)]
+            state.replies.numeric(
+                holder, rpl.ERR_NICKNAMEINUSE, info.nick, "Nickname is already in use"
+            )
         conn = next(self._ids)
         client = Client(conn, info.host, state.now(), origin=node, session=info.session)
         client.user, client.realname, client.away = info.user, info.realname, info.away

@@ -37,7 +37,7 @@ class Network:
         #: Holders of nicknames by casefolded nick, registered or not.
         self.nicks: dict[str, Client] = {}
         self._departures: deque[Departure] = deque(maxlen=WHOWAS_SIZE)
-        #: The other cluster nodes that are up, by name (LUSERS, LINKS); empty on a single node.
+        #: The cluster nodes that are up, this one included (LUSERS, LINKS); empty on a single node.
         self.nodes: list[str] = []
 
     # -- users --------------------------------------------------------------

@@ -172,7 +172,8 @@ def lusers(state: ServerState, client: Client, message: Message) -> None:
         users += 1
         invisible += "i" in peer.modes
     unknown = len(network.clients) - users
-    servers = 1
+    servers = max(1, len(network.nodes))  # cluster mode: every node that is up
+    here = sum(peer.origin is None for peer in network.registered()) if network.nodes else users
     out.numeric(
         client,
         rpl.RPL_LUSERCLIENT,
@@ -181,7 +182,18 @@ def lusers(state: ServerState, client: Client, message: Message) -> None:
     if unknown:
         out.numeric(client, rpl.RPL_LUSERUNKNOWN, str(unknown), "unknown connection(s)")
     out.numeric(client, rpl.RPL_LUSERCHANNELS, str(len(network.channels)), "channels formed")
-    out.numeric(client, rpl.RPL_LUSERME, f"I have {users} clients and {servers - 1} servers")
+    out.numeric(client, rpl.RPL_LUSERME, f"I have {here} clients and {servers - 1} servers")
+
+
+@commands.command(
+    "LINKS", syntax="LINKS", summary="List the servers (cluster nodes) of the network."
+)
+def links(state: ServerState, client: Client, message: Message) -> None:
+    out = state.replies
+    name = state.config.server_name
+    for node in state.network.nodes or [name]:
+        out.numeric(client, rpl.RPL_LINKS, node, name, f"0 {state.config.network_name}")
+    out.numeric(client, rpl.RPL_ENDOFLINKS, "*", "End of /LINKS list")
 
 
 @commands.command("MOTD", syntax="MOTD", summary="Show the message of the day.")

@@ -164,11 +164,11 @@ def _complete(state: ServerState, client: Client) -> None:
 
 def claim_answered(state: ServerState, client: Client, claim: NickClaim, *, granted: bool) -> None:
     """The network granted (or refused: 433) the nick that registration asked for."""
-    if client.registered or client.nick != claim.nick:
+    if client.registered:
         return
-    if granted:
+    if granted and client.nick == claim.nick:
         _complete(state, client)
-    else:
+    elif not granted:
         state.replies.numeric(
             client, rpl.ERR_NICKNAMEINUSE, claim.nick, "Nickname is already in use"
         )
