@@ -317,6 +317,10 @@ class ClusterNode:
             entries = await bus.read(after, wait=1.0)
             for entry_id, event in entries:
                 after = entry_id
+                if isinstance(event, Lost | Bye) and event.node != self.name:
+                    # Free the nicks before anyone hears the QUITs, so they can be taken at once.
+                    for client in self.replica.users_of(event.node):
+                        await bus.release_node(casefold(client.nick), event.node)
                 self._apply(self.replica.apply(entry_id, event))
                 if isinstance(event, Line) and event.node == self.name:
                     waiter = self._waiting.pop(event.token, None)
@@ -346,11 +350,8 @@ class ClusterNode:
 
     async def _declare_lost(self, bus: Bus, node: str) -> None:
         log.warning("cluster: node %s lost (no heartbeat)", node)
-        held = [(casefold(c.nick), c) for c in self.replica.users_of(node)]
-        await bus.publish(Lost(node, f"node {node} lost"))
+        await bus.publish(Lost(node, f"node {node} lost"))  # its nicks are freed on reading it
         await bus.forget_node(node)
-        for nick, _ in held:
-            await bus.release_node(nick, node)
 
     async def _quit_loop(self, bus: Bus) -> None:
         async for quit_, nick in self._quits:
