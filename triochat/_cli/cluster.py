@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from .._server.replication import Replication
     from .._state.machine import ServerState
 
-__all__ = ["add_cluster_arguments", "cluster_from_args"]
+__all__ = ["add_cluster_arguments", "cluster_db", "cluster_from_args"]
 
 DEFAULT_NODE_TIMEOUT = 15.0
 
@@ -42,6 +42,16 @@ def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def node_name(args: argparse.Namespace) -> str:
+    name: str = args.node_name or socket.gethostname()
+    return name
+
+
+def cluster_db(args: argparse.Namespace) -> str:
+    """The default history file of a node: its own, named after it (``triochat-NAME.db``)."""
+    return f"triochat-{node_name(args)}.db"
+
+
 def cluster_from_args(
     args: argparse.Namespace,
 ) -> Callable[[ServerState, Delivery], Replication] | None:
@@ -54,7 +64,7 @@ def cluster_from_args(
     timeout = float(args.node_timeout)
     if timeout <= 0:
         raise ValueError("--node-timeout must be positive")
-    name = args.node_name or socket.gethostname()
+    name = node_name(args)
     if not name or any(c in name for c in " :{},"):
         raise ValueError(f"--node-name {name!r}: no spaces, ':', ',' or braces")
     try:

@@ -21,7 +21,7 @@ from .._history.store import HistoryError, HistoryStore
 from .._irc.wire import MAX_LINE_BYTES
 from .._server.server import serve
 from .._tls import DEFAULT_CERT_DIR, SERVER_FILE, TlsSetupError, server_context
-from .cluster import add_cluster_arguments, cluster_from_args
+from .cluster import add_cluster_arguments, cluster_db, cluster_from_args
 
 if TYPE_CHECKING:
     import ssl
@@ -429,6 +429,8 @@ async def run_server(
 def run(args: argparse.Namespace) -> int:
     """Run ``triochat serve``."""
     try:
+        if args.cluster is not None and args.db == DEFAULT_DB:
+            args.db = cluster_db(args)  # nodes started in one directory keep apart histories
         config = config_from_args(args)
         tls_context = server_context(args.cert, args.key) if args.tls else None
         cluster = cluster_from_args(args)
