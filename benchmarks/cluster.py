@@ -80,7 +80,10 @@ def wait_port(log: str, process: subprocess.Popen[bytes]) -> int:
 
 def servers(stack: ExitStack, workdir: str, cluster: bool) -> list[int]:
     """The ports of two cluster nodes (with their Redis), or of one single node."""
-    common = ["--host", HOST, "--port", "0", "--no-flood-control", "--db", ":memory:"]
+    common = [
+        *("--host", HOST, "--port", "0", "--db", ":memory:"),
+        *("--no-flood-control", "--max-per-ip", "0"),
+    ]
     base = [sys.executable, "-m", "triochat", "serve", *common]
     if not cluster:
         log = os.path.join(workdir, "single.log")
@@ -118,13 +121,19 @@ class Client:
         await client.stream.send_all(f"NICK {nick}\r\nUSER b 0 * :b\r\nJOIN {CHANNEL}\r\n".encode())
         buffer = b""
         while b" 366 " not in buffer:
-            buffer += await client.stream.receive_some(65536)
+            data = await client.stream.receive_some(65536)
+            if not data:
+                raise RuntimeError(f"{nick}: the server closed the connection: {buffer!r}")
+            buffer += data
         return client
 
     async def read(self, expected: int, done: trio.Event) -> None:
         tail = b""
         while self.received < expected:
-            data = tail + await self.stream.receive_some(1 << 20)
+            data = await self.stream.receive_some(1 << 20)
+            if not data:
+                raise RuntimeError("a receiver was disconnected")
+            data = tail + data
             now = time.monotonic_ns()
             cut = data.rfind(b"\n") + 1
             chunk, tail = data[:cut], data[cut:]
@@ -148,6 +157,7 @@ async def sender(client: Client, count: int, rate: float | None) -> None:
 
 async def scenario(
     ports: list[int],
+    prefix: str,
     clients: int,
     senders: int,
     receivers_on: list[int],
@@ -155,8 +165,8 @@ async def scenario(
     rate: float | None,
 ) -> tuple[float, list[int]]:
     """Seconds until every receiver has every message, and every latency (ns)."""
-    everyone = [await Client.open(ports[i % len(ports)], f"r{i}") for i in range(clients)]
-    talkers = [await Client.open(ports[i % len(ports)], f"s{i}") for i in range(senders)]
+    everyone = [await Client.open(ports[i % len(ports)], f"{prefix}r{i}") for i in range(clients)]
+    talkers = [await Client.open(ports[i % len(ports)], f"{prefix}s{i}") for i in range(senders)]
     receivers = [c for i, c in enumerate(everyone) if (i % len(ports)) in receivers_on]
     await trio.sleep(0.5)  # every JOIN seen everywhere
     expected = senders * count
@@ -188,12 +198,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             ports = servers(stack, workdir, cluster)
             cpu = time.process_time()
             seconds, _ = trio.run(
-                scenario, ports, 50, 5, list(range(len(ports))), args.messages, None
+                scenario, ports, "f", 50, 5, list(range(len(ports))), args.messages, None
             )
             deliveries = 50 * 5 * args.messages / seconds
             count = int(100 * args.seconds)
             far = [1] if cluster else [0]
-            _, latencies = trio.run(scenario, ports[:1] + ports[1:], 10, 5, far, count, 100.0)
+            _, latencies = trio.run(scenario, ports, "l", 10, 5, far, count, 100.0)
             rows.append(
                 (
                     "2 nodes + Redis" if cluster else "1 node",

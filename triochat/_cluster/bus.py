@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Protocol
 import trio
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from .events import Event
 
 __all__ = ["Bus", "BusUnavailable", "Entry", "MemoryBus", "MemoryStore"]
@@ -37,8 +39,15 @@ class Bus(Protocol):
         """Append ``event`` to the log; its entry id."""
         ...
 
+    async def publish_batch(self, events: Sequence[Event]) -> str:
+        """Append ``events`` as one log entry (one round trip for many); its id."""
+        ...
+
     async def read(self, after: str, *, wait: float) -> list[Entry]:
-        """Log entries after ``after``, waiting up to ``wait`` seconds for the first."""
+        """Events of the entries after ``after``, waiting up to ``wait`` seconds for one.
+
+        The events of one entry share its id, in their order.
+        """
         ...
 
     async def claim(self, nick: str, owner: str) -> bool:
@@ -86,11 +95,11 @@ class MemoryStore:
         if self.down:
             raise BusUnavailable("memory store is down")
 
-    def append(self, event: Event) -> str:
+    def append(self, *events: Event) -> str:
         self.check()
         self._seq += 1
         entry_id = f"{self._seq}-0"
-        self.log.append((entry_id, event))
+        self.log.extend((entry_id, event) for event in events)
         self._grew.set()
         self._grew = trio.Event()
         return entry_id
@@ -133,6 +142,10 @@ class MemoryBus:
     async def publish(self, event: Event) -> str:
         await trio.lowlevel.checkpoint()
         return self.store.append(event)
+
+    async def publish_batch(self, events: Sequence[Event]) -> str:
+        await trio.lowlevel.checkpoint()
+        return self.store.append(*events)
 
     async def read(self, after: str, *, wait: float) -> list[Entry]:
         return await self.store.wait_after(after, wait)

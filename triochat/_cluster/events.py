@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from typing import TypeAlias
 
 __all__ = [
@@ -26,7 +27,9 @@ __all__ = [
     "Topic",
     "UserInfo",
     "decode",
+    "decode_batch",
     "encode",
+    "encode_batch",
 ]
 
 
@@ -181,9 +184,25 @@ def encode(event: Event) -> str:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
 
+def encode_batch(events: Sequence[Event]) -> str:
+    """Several events as one JSON array: one log entry, applied in this order."""
+    return "[" + ",".join(map(encode, events)) + "]"
+
+
+def decode_batch(text: str | bytes) -> list[Event]:
+    """The events of one log entry (one event, or an array of them)."""
+    data = json.loads(text)
+    if isinstance(data, list):
+        return [_event(item) for item in data]
+    return [_event(data)]
+
+
 def decode(text: str | bytes) -> Event:
     """The event ``text`` encodes; ``ValueError`` (or ``KeyError``) if it is not one."""
-    data = json.loads(text)
+    return _event(json.loads(text))
+
+
+def _event(data: dict[str, Any]) -> Event:
     kind = _KINDS[data["k"]]
     node = str(data["node"])
     if kind is Line:

@@ -58,6 +58,10 @@ _DOWN_NOTICE: Final = (
 )
 _UP_NOTICE: Final = "*** The link to the rest of the network is back."
 _REFUSED: Final = "The network is unreachable from this server right now; not delivered"
+#: Lines waiting to be appended to the log, at most (each connection has one at a time).
+OUTGOING_LIMIT: Final = 10_000
+#: Lines appended to the log in one entry, at most: one round trip for all of them.
+BATCH_LIMIT: Final = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +101,7 @@ class ClusterNode:
         self._waiting: dict[int, trio.Event] = {}
         # Bounded by the number of connections: each quits once.
         self._quits_in, self._quits = trio.open_memory_channel[tuple[Quit, str]](math.inf)
+        self._lines_in, self._lines = trio.open_memory_channel[Line](OUTGOING_LIMIT)
         self._told_down = False
 
     @property
@@ -154,15 +159,29 @@ class ClusterNode:
 
     async def _publish_and_wait(self, bus: Bus, conn: ConnId, message: Message) -> bool:
         token = next(self._tokens)
-        applied = self._waiting[token] = trio.Event()
         line = serialize(message).decode(errors="replace").rstrip("\r\n")
         try:
+            self._lines_in.send_nowait(Line(self.name, int(conn), line, self.state.now(), token))
+        except trio.WouldBlock:
+            return False  # never queue without bound: the sender is told
+        applied = self._waiting[token] = trio.Event()
+        try:
             with trio.move_on_after(self.settings.confirm_timeout):
-                await bus.publish(Line(self.name, int(conn), line, self.state.now(), token))
                 await applied.wait()
         finally:
             self._waiting.pop(token, None)
         return applied.is_set() and self.bus is bus
+
+    async def _publish_loop(self, bus: Bus) -> None:
+        """Append what local users sent since the last round trip, as one log entry."""
+        while True:
+            batch = [await self._lines.receive()]
+            while len(batch) < BATCH_LIMIT:
+                try:
+                    batch.append(self._lines.receive_nowait())
+                except trio.WouldBlock:
+                    break
+            await bus.publish_batch(batch)
 
     def departed(self, conn: ConnId, reason: str) -> None:
         """A local user is leaving (before the state forgets it): tell the other nodes."""
@@ -248,6 +267,7 @@ class ClusterNode:
                             link.start_soon(self._read_loop, bus, after)
                             link.start_soon(self._heartbeat_loop, bus)
                             link.start_soon(self._quit_loop, bus)
+                            link.start_soon(self._publish_loop, bus)
                             if not started:
                                 await self._wait_synced(bus)
                                 started = True
@@ -289,6 +309,11 @@ class ClusterNode:
                 self._quits.receive_nowait()
             except trio.WouldBlock:
                 break
+        while True:  # lines of a link that failed: their senders were told already
+            try:
+                self._lines.receive_nowait()
+            except trio.WouldBlock:
+                break
         self.replica.restart()
         after = await bus.publish(Hello(self.name))
         await bus.publish(self.replica.burst())
@@ -315,8 +340,11 @@ class ClusterNode:
     async def _read_loop(self, bus: Bus, after: str) -> None:
         while True:
             entries = await bus.read(after, wait=1.0)
-            for entry_id, event in entries:
-                after = entry_id
+            index = 0
+            for stream_id, event in entries:
+                index = index + 1 if stream_id == after else 0
+                after = stream_id
+                entry_id = f"{stream_id}.{index}"  # unique per event: message ids are made from it
                 if isinstance(event, Lost | Bye) and event.node != self.name:
                     # Free the nicks before anyone hears the QUITs, so they can be taken at once.
                     for client in self.replica.users_of(event.node):

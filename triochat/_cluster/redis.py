@@ -28,10 +28,10 @@ from coredis.retry import ConstantRetryPolicy
 from coredis.tokens import PureToken
 
 from .bus import BusUnavailable
-from .events import Hello, decode, encode
+from .events import Hello, decode_batch, encode, encode_batch
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable
+    from collections.abc import AsyncIterator, Awaitable, Sequence
 
     from .bus import Entry
     from .events import Event
@@ -109,10 +109,16 @@ class RedisBus:
             raise BusUnavailable(f"{type(error).__name__}: {error}") from error
 
     async def publish(self, event: Event) -> str:
+        return await self._append(encode(event))
+
+    async def publish_batch(self, events: Sequence[Event]) -> str:
+        return await self._append(encode_batch(events))
+
+    async def _append(self, text: str) -> str:
         entry_id = await self._call(
             self.client.xadd(
                 LOG_KEY,
-                {"e": encode(event)},
+                {"e": text},
                 trim_strategy=PureToken.MAXLEN,
                 trim_operator=PureToken.APPROXIMATELY,
                 threshold=LOG_LENGTH,
@@ -132,10 +138,10 @@ class RedisBus:
             for entry in stream_entries:
                 entry_id = str(entry.identifier)
                 try:
-                    event = decode(entry.field_values["e"])
+                    events = decode_batch(entry.field_values["e"])
                 except (KeyError, ValueError, TypeError):
-                    event = Hello("")  # an entry this version cannot read: applying it does nothing
-                entries.append((entry_id, event))
+                    events = [Hello("")]  # an entry this version cannot read: it does nothing
+                entries.extend((entry_id, event) for event in events)
         return entries
 
     async def claim(self, nick: str, owner: str) -> bool:
