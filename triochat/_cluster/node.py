@@ -18,9 +18,7 @@ retries with a bounded backoff.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import logging
-import math
 import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
@@ -33,6 +31,7 @@ from .._irc.wire import Message, serialize
 from .._state.effects import NickClaim
 from .bus import BusUnavailable
 from .events import Bye, Hello, Line, Lost, Quit
+from .outgoing import MAX_IN_FLIGHT, Outgoing
 from .replica import Replica, introduction
 
 if TYPE_CHECKING:
@@ -43,6 +42,7 @@ if TYPE_CHECKING:
     from .._state.effects import Ask, ConnId, Effect
     from .._state.machine import ServerState
     from .bus import Bus
+    from .outgoing import Pending
 
 __all__ = ["REPLICATED", "ClusterNode", "NodeSettings"]
 
@@ -58,10 +58,6 @@ _DOWN_NOTICE: Final = (
 )
 _UP_NOTICE: Final = "*** The link to the rest of the network is back."
 _REFUSED: Final = "The network is unreachable from this server right now; not delivered"
-#: Lines waiting to be appended to the log, at most (each connection has one at a time).
-OUTGOING_LIMIT: Final = 10_000
-#: Lines appended to the log in one entry, at most: one round trip for all of them.
-BATCH_LIMIT: Final = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,11 +93,8 @@ class ClusterNode:
         #: Owners of nick keys are unique per run: a restarted node never mistakes old claims.
         self._run = secrets.token_hex(4)
         self.bus: Bus | None = None
-        self._tokens = itertools.count(1)
-        self._waiting: dict[int, trio.Event] = {}
-        # Bounded by the number of connections: each quits once.
-        self._quits_in, self._quits = trio.open_memory_channel[tuple[Quit, str]](math.inf)
-        self._lines_in, self._lines = trio.open_memory_channel[Line](OUTGOING_LIMIT)
+        #: What this node's users send to the log, and their lines in flight.
+        self.outgoing = Outgoing(settings.name)
         self._told_down = False
 
     @property
@@ -120,75 +113,75 @@ class ClusterNode:
         return self.state.is_registered(conn)
 
     async def submit(self, conn: ConnId, message: Message) -> None:
-        """Publish a local user's command and wait until this node has applied it."""
-        if message.command == "QUIT":
+        """Publish a local user's command; it is handled when it comes back through the log."""
+        command = message.command
+        if command == "QUIT":
+            await self.settle(conn)  # its last words reach everyone before it goes
             reason = message.param(0)
             self.departed(conn, f"Quit: {reason}" if reason else "Quit")
             self._apply(self.state.handle(conn, message))
             return
         bus = self.bus
         if bus is None:
-            self._refuse(conn, message.command)
+            self._refuse(conn, command)
             return
+        if command == "NICK":
+            await self._nick(bus, conn, message)
+            return
+        if len(self.outgoing.in_flight(conn)) >= MAX_IN_FLIGHT:
+            await self.settle(conn)
+        self._send(conn, message)
+
+    def _send(self, conn: ConnId, message: Message) -> Pending:
+        text = serialize(message).decode(errors="replace").rstrip("\r\n")
+        return self.outgoing.line(conn, message.command, text, self.state.now())
+
+    async def settle(self, conn: ConnId) -> None:
+        """Wait until ``conn``'s lines in flight are applied, so its replies keep their order."""
+        queue = self.outgoing.in_flight(conn)
+        if not queue:
+            return
+        with trio.move_on_after(self.settings.confirm_timeout):
+            await queue[-1].done.wait()  # one FIFO, applied in order: the last one is enough
+        for pending in self.outgoing.settled(conn):
+            self._unconfirmed(pending, "CLUSTER_TIMEOUT")
+
+    def _unconfirmed(self, pending: Pending, code: str) -> None:
+        client = self.state.network.clients.get(pending.conn)
+        if client is not None:
+            why = "The network did not confirm this; it may not have been delivered"
+            self.state.replies.fail(client, pending.command, code, why)
+            self._apply(self.state.replies.take())
+
+    async def _nick(self, bus: Bus, conn: ConnId, message: Message) -> None:
+        """Claim the new nick network-wide first; free whichever one the user does not keep."""
+        await self.settle(conn)
         client = self.state.network.clients[conn]
         old_nick = casefold(client.nick)
-        claimed: str | None = None
+        wanted = message.param(0)
         try:
-            if message.command == "NICK":
-                wanted = message.param(0)
-                if valid_nick(wanted) and casefold(wanted) != old_nick:
-                    if not await bus.claim(casefold(wanted), self.owner(conn)):
-                        out = self.state.replies
-                        out.numeric(
-                            client, rpl.ERR_NICKNAMEINUSE, wanted, "Nickname is already in use"
-                        )
-                        self._apply(out.take())
-                        return
-                    claimed = casefold(wanted)
-            if not await self._publish_and_wait(bus, conn, message):
-                out = self.state.replies
-                why = "The network did not confirm this in time; it may not have been delivered"
-                out.fail(client, message.command, "CLUSTER_TIMEOUT", why)
-                self._apply(out.take())
+            claimed: str | None = None
+            if valid_nick(wanted) and casefold(wanted) != old_nick:
+                if not await bus.claim(casefold(wanted), self.owner(conn)):
+                    out = self.state.replies
+                    out.numeric(client, rpl.ERR_NICKNAMEINUSE, wanted, "Nickname is already in use")
+                    self._apply(out.take())
+                    return
+                claimed = casefold(wanted)
+            self._send(conn, message)
+            await self.settle(conn)
             if claimed is not None:
-                # Free whichever of the two nicks the user does not hold now.
                 spare = old_nick if casefold(client.nick) == claimed else claimed
                 await bus.release(spare, self.owner(conn))
         except BusUnavailable:
             self._refuse(conn, message.command)
-
-    async def _publish_and_wait(self, bus: Bus, conn: ConnId, message: Message) -> bool:
-        token = next(self._tokens)
-        line = serialize(message).decode(errors="replace").rstrip("\r\n")
-        try:
-            self._lines_in.send_nowait(Line(self.name, int(conn), line, self.state.now(), token))
-        except trio.WouldBlock:
-            return False  # never queue without bound: the sender is told
-        applied = self._waiting[token] = trio.Event()
-        try:
-            with trio.move_on_after(self.settings.confirm_timeout):
-                await applied.wait()
-        finally:
-            self._waiting.pop(token, None)
-        return applied.is_set() and self.bus is bus
-
-    async def _publish_loop(self, bus: Bus) -> None:
-        """Append what local users sent since the last round trip, as one log entry."""
-        while True:
-            batch = [await self._lines.receive()]
-            while len(batch) < BATCH_LIMIT:
-                try:
-                    batch.append(self._lines.receive_nowait())
-                except trio.WouldBlock:
-                    break
-            await bus.publish_batch(batch)
 
     def departed(self, conn: ConnId, reason: str) -> None:
         """A local user is leaving (before the state forgets it): tell the other nodes."""
         client = self.state.network.clients.get(conn)
         if client is None or not client.registered or client.origin is not None:
             return
-        self._quits_in.send_nowait((Quit(self.name, int(conn), reason), casefold(client.nick)))
+        self.outgoing.quit(Quit(self.name, int(conn), reason), casefold(client.nick))
 
     async def claim(self, ask: Ask) -> None:
         """Answer a :class:`NickClaim`: claim the nick in the store, then introduce the user."""
@@ -266,8 +259,7 @@ class ClusterNode:
                         async with trio.open_nursery() as link:
                             link.start_soon(self._read_loop, bus, after)
                             link.start_soon(self._heartbeat_loop, bus)
-                            link.start_soon(self._quit_loop, bus)
-                            link.start_soon(self._publish_loop, bus)
+                            link.start_soon(self.outgoing.run, bus, self.owner)
                             if not started:
                                 await self._wait_synced(bus)
                                 started = True
@@ -295,8 +287,8 @@ class ClusterNode:
             self._told_down = True
             self._tell_local(_DOWN_NOTICE)
         self.bus = None
-        for waiter in self._waiting.values():
-            waiter.set()  # its submitter sees the bus is gone, and says so
+        for pending in self.outgoing.cut_off():
+            self._unconfirmed(pending, "CLUSTER_UNAVAILABLE")
 
     async def _join(self, bus: Bus) -> str:
         """(Re)join the network: re-claim nicks, say hello, burst; the id to read after."""
@@ -304,16 +296,9 @@ class ClusterNode:
         for nick, conn in self._local_nicks().items():
             if not await bus.claim(nick, self.owner(conn)):
                 await self._rename_to_guest(bus, conn)
-        while True:  # quits queued while unlinked: the burst says who is left
-            try:
-                self._quits.receive_nowait()
-            except trio.WouldBlock:
-                break
-        while True:  # lines of a link that failed: their senders were told already
-            try:
-                self._lines.receive_nowait()
-            except trio.WouldBlock:
-                break
+        # What was queued for a link that failed: its senders were told, and the
+        # burst says who is left.
+        self.outgoing.drain()
         self.replica.restart()
         after = await bus.publish(Hello(self.name))
         await bus.publish(self.replica.burst())
@@ -351,9 +336,7 @@ class ClusterNode:
                         await bus.release_node(casefold(client.nick), event.node)
                 self._apply(self.replica.apply(entry_id, event))
                 if isinstance(event, Line) and event.node == self.name:
-                    waiter = self._waiting.pop(event.token, None)
-                    if waiter is not None:
-                        waiter.set()
+                    self.outgoing.applied(event.token)
                 elif isinstance(event, Hello) and event.node not in ("", self.name):
                     await bus.publish(self.replica.burst())
 
@@ -381,11 +364,6 @@ class ClusterNode:
         await bus.publish(Lost(node, f"node {node} lost"))  # its nicks are freed on reading it
         await bus.forget_node(node)
 
-    async def _quit_loop(self, bus: Bus) -> None:
-        async for quit_, nick in self._quits:
-            await bus.publish(quit_)
-            await bus.release(nick, self.owner(quit_.conn))
-
     async def stop(self) -> None:
         """Say goodbye: queued quits first, then Bye (the others drop the rest), free the nicks."""
         bus = self.bus
@@ -393,13 +371,7 @@ class ClusterNode:
             return
         with trio.move_on_after(self.settings.confirm_timeout):
             try:
-                while True:
-                    try:
-                        quit_, nick = self._quits.receive_nowait()
-                    except trio.WouldBlock:
-                        break
-                    await bus.publish(quit_)
-                    await bus.release(nick, self.owner(quit_.conn))
+                await self.outgoing.publish(bus, self.outgoing.drain(), self.owner)
                 nicks = self._local_nicks()
                 await bus.publish(Bye(self.name, f"node {self.name} shut down"))
                 for nick, conn in nicks.items():

@@ -256,11 +256,13 @@ class Connection:
                     effects = state.reject(conn, error)
                 else:
                     cluster = server.cluster
-                    if cluster is not None and cluster.intercepts(conn, message.command):
-                        await cluster.submit(conn, message)  # through the cluster's log
-                        if self.closing:
-                            return True
-                        continue
+                    if cluster is not None:
+                        if cluster.intercepts(conn, message.command):
+                            await cluster.submit(conn, message)  # through the cluster's log
+                            if self.closing:
+                                return True
+                            continue
+                        await cluster.settle(conn)  # its earlier lines first, in order
                     effects = state.handle(conn, message)
             for ask in delivery.apply(effects):
                 await delivery.answer(ask)

@@ -27,7 +27,11 @@ class Replication(Protocol):
         ...
 
     async def submit(self, conn: ConnId, message: Message) -> None:
-        """Replicate ``message`` of ``conn``; returns once this node has applied it (or failed)."""
+        """Replicate ``message`` of ``conn`` (it is handled when it comes back)."""
+        ...
+
+    async def settle(self, conn: ConnId) -> None:
+        """Wait until the replicated lines of ``conn`` have been handled (or failed)."""
         ...
 
     def departed(self, conn: ConnId, reason: str) -> None:
