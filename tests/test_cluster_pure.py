@@ -1,0 +1,111 @@
+"""The pure parts of cluster mode: event encoding, and a replica applying a log by hand."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import TYPE_CHECKING
+
+import pytest
+
+from triochat._cluster.events import (
+    Burst,
+    Bye,
+    Hello,
+    Intro,
+    Line,
+    Lost,
+    Quit,
+    Topic,
+    UserInfo,
+    decode,
+    decode_batch,
+    encode,
+    encode_batch,
+)
+from triochat._cluster.replica import REMOTE_CONN_BASE, Replica
+from triochat._config import ServerConfig
+from triochat._irc.wire import parse
+from triochat._state.effects import ConnId, Send
+from triochat._state.machine import ServerState
+from triochat._state.model import PeerInfo
+
+if TYPE_CHECKING:
+    from triochat._cluster.events import Event
+    from triochat._irc.wire import Message
+    from triochat._state.effects import Effect
+
+BOB = UserInfo(1, "bob", "~bob", "b.example", "Bob", "s.1", channels=(("#room", ""),))
+EVENTS: list[Event] = [
+    Line("a", 3, "PRIVMSG #room :héllo", 1700000000.25, 7),
+    Intro("b", BOB),
+    Quit("a", 3, "Quit: bye"),
+    Hello("a"),
+    Burst("b", (BOB,), (Topic("#room", "t", "bob!~bob@b", 1.5),)),
+    Lost("b", "node b lost"),
+    Bye("b", "node b shut down"),
+]
+
+
+@pytest.mark.parametrize("event", EVENTS, ids=lambda event: type(event).__name__)
+def test_every_event_survives_its_encoding(event: Event) -> None:
+    assert decode(encode(event)) == event
+
+
+def test_a_batch_is_one_entry_in_order_and_a_single_event_reads_as_a_batch() -> None:
+    assert decode_batch(encode_batch(EVENTS)) == EVENTS
+    assert decode_batch(encode(EVENTS[0])) == [EVENTS[0]]
+    with pytest.raises((ValueError, KeyError)):
+        decode('{"k": "nonsense", "node": "a"}')
+
+
+def to(conn: ConnId, effects: list[Effect]) -> list[Message]:
+    return [
+        effect.message for effect in effects if isinstance(effect, Send) and conn in effect.targets
+    ]
+
+
+def local_user(state: ServerState, replica: Replica, nick: str) -> ConnId:
+    conn = ConnId(len(state.network.clients) + 1)
+    state.connect(conn, PeerInfo("a.example"))
+    state.handle(conn, parse(f"NICK {nick}".encode()))
+    state.handle(conn, parse(f"USER {nick} 0 * :{nick}".encode()))
+    replica.local(conn)
+    return conn
+
+
+def test_a_burst_reconciles_a_node_users_and_memberships() -> None:
+    state = ServerState(ServerConfig())
+    replica = Replica(state, "a")
+    alice = local_user(state, replica, "alice")
+    replica.apply("1-0.0", Hello("a"))
+    replica.apply("1-0.1", Line("a", alice, "JOIN #room", 1.0))
+    carol = UserInfo(2, "carol", "~c", "b.example", "C", "s.2", channels=(("#room", "o"),))
+    effects = replica.apply("2-0.0", Burst("b", (BOB, carol)))
+    assert [m.command for m in to(alice, effects)] == ["JOIN", "JOIN"]
+    room = state.network.channel("#room")
+    assert room is not None
+    assert room.members[ConnId(REMOTE_CONN_BASE + 1)] == "o"
+    # A later burst without carol, and bob out of #room: carol quits, bob parts.
+    effects = replica.apply("3-0.0", Burst("b", (UserInfo(1, "bob", "~bob", "b", "B", "s.1"),)))
+    assert sorted(m.command for m in to(alice, effects)) == ["PART", "QUIT"]
+    assert state.network.user("carol") is None
+    assert state.network.user("bob") is not None
+
+
+def test_events_of_a_node_wait_for_its_burst() -> None:
+    state = ServerState(ServerConfig())
+    replica = Replica(state, "a")
+    alice = local_user(state, replica, "alice")
+    replica.apply("1-0.0", Line("a", alice, "JOIN #room", 1.0))
+    assert replica.apply("2-0.0", Line("b", 1, "PRIVMSG #room :early", 2.0)) == []
+    effects = replica.apply("3-0.0", Burst("b", (BOB,)))
+    assert [m.params for m in to(alice, effects) if m.command == "PRIVMSG"] == [("#room", "early")]
+
+
+def test_the_single_node_server_never_imports_coredis() -> None:
+    code = (
+        "import sys, triochat._cli.main, triochat._server.server;"
+        "assert 'coredis' not in sys.modules, 'coredis imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
