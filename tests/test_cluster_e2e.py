@@ -8,6 +8,8 @@ tests, stopped by PID); each test starts its own nodes with a short
 from __future__ import annotations
 
 import contextlib
+import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -19,10 +21,11 @@ from typing import TYPE_CHECKING
 import pytest
 import trio
 from harness import IrcClient
-from processes import ServerProcess, serve
+from processes import ServerProcess, Tmux, connect, require, serve
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
 pytestmark = pytest.mark.e2e
 
@@ -117,7 +120,7 @@ async def nodes(stack: AsyncExitStack, redis: RedisServer, *names: str) -> list[
     return started
 
 
-async def connect(stack: AsyncExitStack, server: ServerProcess) -> IrcClient:
+async def open_irc(stack: AsyncExitStack, server: ServerProcess) -> IrcClient:
     """A TCP connection to ``server``, closed when ``stack`` closes."""
     stream = await trio.open_tcp_stream("127.0.0.1", server.port)
     stack.push_async_callback(stream.aclose)
@@ -127,7 +130,7 @@ async def connect(stack: AsyncExitStack, server: ServerProcess) -> IrcClient:
 async def client(
     stack: AsyncExitStack, server: ServerProcess, nick: str, channel: str | None = None
 ) -> IrcClient:
-    irc = await connect(stack, server)
+    irc = await open_irc(stack, server)
     await irc.register(nick)
     if channel is not None:
         await irc.join(channel)
@@ -155,7 +158,7 @@ async def test_a_room_a_private_message_and_history_across_two_real_nodes(
             caps = "batch server-time message-tags"
             replays = []
             for server, nick in ((a, "late_a"), (b, "late_b")):
-                late = await connect(stack, server)
+                late = await open_irc(stack, server)
                 await late.register(nick, caps=caps)
                 await late.send("JOIN #room")
                 _, lines = await late.batch()
@@ -170,8 +173,8 @@ async def test_two_real_nodes_racing_for_one_nick_exactly_one_wins(redis: RedisS
             a, b = await nodes(stack, redis, "a", "b")
             for round_ in range(3):
                 nick = f"racer{round_}"
-                first = await connect(stack, a)
-                second = await connect(stack, b)
+                first = await open_irc(stack, a)
+                second = await open_irc(stack, b)
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(first.send, f"NICK {nick}", "USER x 0 * :x")
                     nursery.start_soon(second.send, f"NICK {nick}", "USER y 0 * :y")
@@ -236,7 +239,7 @@ async def test_redis_stopped_for_seconds_then_restarted_empty_is_survived(
             await alice.send("PRIVMSG #room :while redis is down")
             fail = await alice.expect("FAIL")
             assert fail.params[:2] == ("PRIVMSG", "CLUSTER_UNAVAILABLE")
-            newcomer = await connect(stack, a)
+            newcomer = await open_irc(stack, a)
             await newcomer.send("NICK carol", "USER c 0 * :c")
             assert any(m.command == "ERROR" for m in await newcomer.wait_closed())
             await trio.sleep(3)
@@ -250,3 +253,34 @@ async def test_redis_stopped_for_seconds_then_restarted_empty_is_survived(
             assert set((await bob.expect("353")).params[-1].split()) == {"@alice", "bob"}
             carol = await client(stack, b, "carol")
             await carol.sync()
+
+
+async def test_irssi_on_one_node_and_triochat_connect_on_the_other_chat(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    """What the README's Cluster section has a newcomer do, with real clients."""
+    irssi = require("irssi")
+    tmux = Tmux(require("tmux"), f"triochat-cluster-{os.getpid()}-{secrets.token_hex(4)}")
+    home = tmp_path / "irssi"
+    home.mkdir()
+    (home / "config").write_text('settings = { "irc/core" = { cmd_queue_speed = "0"; }; };\n')
+    async with AsyncExitStack() as stack:
+        a, b = await nodes(stack, redis, "a", "b")
+        bob = await stack.enter_async_context(connect("--port", str(b.port), "--nick", "bob"))
+        try:
+            with trio.fail_after(60):
+                await bob.output.wait_for("here in #lobby")
+                irssi_command = [irssi, f"--home={home}", "-n", "alice"]
+                await tmux.start([*irssi_command, "-c", "127.0.0.1", "-p", str(a.port)])
+                await tmux.wait_for("Welcome to the triochat IRC Network")
+                await tmux.type("/join #lobby")
+                await bob.output.wait_for("alice has joined #lobby")
+                await tmux.type("hello from irssi on node a")
+                await bob.output.wait_for("<alice> hello from irssi on node a")
+                await bob.say("hi alice, from node b")
+                await tmux.wait_for("hi alice, from node b")
+                await tmux.type("/quit bye")
+                await bob.output.wait_for("alice has quit")
+                assert await bob.finish() == 0
+        finally:
+            await tmux.close()
