@@ -16,6 +16,7 @@ import trio.testing
 from cluster_harness import Node, start_node
 
 from triochat._cluster.bus import MemoryStore
+from triochat._cluster.events import Lost
 
 if TYPE_CHECKING:
     from harness import IrcClient
@@ -258,3 +259,19 @@ async def test_a_nick_taken_elsewhere_while_cut_off_is_renamed_to_a_guest(
         assert renamed.params[0].startswith("Guest")
         await other.send("WHOIS " + renamed.params[0])
         await other.expect("311", "alice", renamed.params[0])
+
+
+async def test_a_node_declared_lost_while_alive_joins_again(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    with trio.fail_after(30):
+        store = MemoryStore()
+        a = await start_node(nursery, store, "a")
+        b = await start_node(nursery, store, "b")
+        alice = await a.client("alice", channel="#room")
+        await b.client("bob", channel="#room")
+        await alice.expect("JOIN")
+        store.append(Lost("b", "node b lost"))  # as after a stall of b longer than the timeout
+        assert (await alice.expect("QUIT")).params == ("node b lost",)
+        back = await alice.expect("JOIN")  # b's burst brings bob back
+        assert (back.source or "").startswith("bob!")

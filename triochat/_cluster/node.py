@@ -339,6 +339,11 @@ class ClusterNode:
                     self.outgoing.applied(event.token)
                 elif isinstance(event, Hello) and event.node not in ("", self.name):
                     await bus.publish(self.replica.burst())
+                elif isinstance(event, Lost) and event.node == self.name:
+                    # Declared lost while alive (a stall longer than the timeout): the
+                    # others dropped our users and freed their nicks. Join again.
+                    log.warning("cluster: node %s was declared lost; joining again", self.name)
+                    await self._join(bus)
 
     async def _heartbeat_loop(self, bus: Bus) -> None:
         """Renew this node's heartbeat and nicks; find nodes that went silent."""
