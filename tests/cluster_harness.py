@@ -14,7 +14,7 @@ from triochat._cluster.node import ClusterNode, NodeSettings
 from triochat._server.server import ChatServer
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Sequence
 
     from triochat._cluster.bus import Entry
     from triochat._cluster.events import Event
@@ -36,6 +36,8 @@ class Node:
     scope: trio.CancelScope
     #: Set to True to cut only this node off the store.
     cut: list[bool] = field(default_factory=lambda: [False])
+    #: Seconds each append of this node takes (a slow store).
+    delay: list[float] = field(default_factory=lambda: [0.0])
 
     async def client(self, nick: str, *, caps: str = "", channel: str | None = None) -> IrcClient:
         return await self.harness.client(nick, caps=caps, channel=channel)
@@ -46,12 +48,19 @@ async def start_node(
 ) -> Node:
     """A node called ``name`` on ``store``, serving an in-memory listener."""
     cut = [False]
+    delay = [0.0]
 
     class CuttableBus(MemoryBus):
         async def publish(self, event: Event) -> str:
             if cut[0]:
                 raise BusUnavailable("cut")
             return await super().publish(event)
+
+        async def publish_batch(self, events: Sequence[Event]) -> str:
+            await trio.sleep(delay[0])
+            if cut[0]:
+                raise BusUnavailable("cut")
+            return await super().publish_batch(events)
 
         async def read(self, after: str, *, wait: float) -> list[Entry]:
             if cut[0]:
@@ -87,4 +96,4 @@ async def start_node(
             await server.serve([listener], shutdown_trigger=stop.wait, task_status=task_status)
 
     await nursery.start(run)
-    return Node(ServerHarness(server, listener), nodes[0], stop, scope, cut)
+    return Node(ServerHarness(server, listener), nodes[0], stop, scope, cut, delay)

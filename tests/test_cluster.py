@@ -275,3 +275,21 @@ async def test_a_node_declared_lost_while_alive_joins_again(
         assert (await alice.expect("QUIT")).params == ("node b lost",)
         back = await alice.expect("JOIN")  # b's burst brings bob back
         assert (back.source or "").startswith("bob!")
+
+
+async def test_the_last_words_of_a_dropped_connection_reach_everyone_before_its_quit(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    with trio.fail_after(30):
+        a, b = await two_nodes(nursery)
+        alice = await a.client("alice", channel="#room")
+        carol = await a.client("carol", channel="#room")
+        bob = await b.client("bob", channel="#room")
+        await alice.expect("JOIN")
+        a.delay[0] = 1.0  # a slow store: the lines are still in flight when alice is gone
+        await alice.send(*(f"PRIVMSG #room :last {n}" for n in range(3)))
+        await alice.stream.aclose()  # gone without QUIT, lines still in flight
+        for listener in (carol, bob):
+            heard = [m.params[-1] for m in await chat(listener, 3)]
+            assert heard == ["last 0", "last 1", "last 2"]
+            assert (await listener.expect("QUIT")).source == "alice!~alice@localhost"

@@ -268,6 +268,10 @@ class ChatServer:
             delivery.connections.pop(conn, None)
             try:
                 if self.cluster is not None:
+                    # Its last lines in flight are handled here too before it is forgotten.
+                    with trio.CancelScope(shield=True):
+                        with trio.move_on_after(self.config.close_timeout):
+                            await self.cluster.settle(conn)
                     self.cluster.departed(conn, reason)
                 delivery.apply(self.state.disconnect(conn, reason))
                 delivery.flush()
