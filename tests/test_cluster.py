@@ -176,14 +176,17 @@ async def test_a_new_node_learns_the_network_from_the_others(
         store = MemoryStore()
         a = await start_node(nursery, store, "a")
         alice = await a.client("alice", channel="#room")
-        await alice.send("TOPIC #room :before b")
+        await alice.send("TOPIC #room :before b", "MODE #room +m")
         await alice.expect("TOPIC")
+        await alice.expect("MODE")
         b = await start_node(nursery, store, "b")
         bob = await b.client("bob")
         await bob.send("JOIN #room")
         assert (await bob.expect("332")).params[-1] == "before b"
         names = await bob.expect("353")
         assert set(names.params[-1].split()) == {"@alice", "bob"}
+        await bob.send("MODE #room")
+        assert (await bob.expect("324")).params[2] == "+mnt"
 
 
 async def test_history_is_the_same_from_either_node(

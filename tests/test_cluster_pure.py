@@ -41,7 +41,7 @@ EVENTS: list[Event] = [
     Intro("b", BOB),
     Quit("a", 3, "Quit: bye"),
     Hello("a"),
-    Burst("b", (BOB,), (Topic("#room", "t", "bob!~bob@b", 1.5),)),
+    Burst("b", (BOB,), (Topic("#room", "t", "bob!~bob@b", 1.5, "nt"),)),
     Lost("b", "node b lost"),
     Bye("b", "node b shut down"),
 ]

@@ -51,12 +51,14 @@ class UserInfo:
 
 @dataclass(frozen=True, slots=True)
 class Topic:
-    """A channel's topic, carried in a burst so that a new node learns it."""
+    """A channel's topic and modes, carried in a burst so that a new node learns them."""
 
     channel: str
     text: str
     by: str
     at: float
+    #: The channel's modes without parameters (``"nt"``).
+    modes: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +180,7 @@ def encode(event: Event) -> str:
         data.update(conn=event.conn, reason=event.reason)
     elif isinstance(event, Burst):
         data["users"] = [_user_json(user) for user in event.users]
-        data["topics"] = [[t.channel, t.text, t.by, t.at] for t in event.topics]
+        data["topics"] = [[t.channel, t.text, t.by, t.at, t.modes] for t in event.topics]
     elif isinstance(event, Lost | Bye):
         data["reason"] = event.reason
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
@@ -215,7 +217,9 @@ def _event(data: dict[str, Any]) -> Event:
         return Quit(node, int(data["conn"]), str(data["reason"]))
     if kind is Burst:
         users = tuple(_user(user) for user in data["users"])
-        topics = tuple(Topic(str(c), str(t), str(b), float(a)) for c, t, b, a in data["topics"])
+        topics = tuple(
+            Topic(str(c), str(t), str(b), float(a), str(m)) for c, t, b, a, m in data["topics"]
+        )
         return Burst(node, users, topics)
     if kind is Hello:
         return Hello(node)

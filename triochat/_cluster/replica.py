@@ -168,10 +168,13 @@ class Replica:
             )
             users.append(_info(client, channels))
             for channel in client.channels.values():
-                if channel.topic:
-                    topics[casefold(channel.name)] = Topic(
-                        channel.name, channel.topic, channel.topic_by, channel.topic_at
-                    )
+                topics[casefold(channel.name)] = Topic(
+                    channel.name,
+                    channel.topic,
+                    channel.topic_by,
+                    channel.topic_at,
+                    "".join(sorted(channel.modes)),
+                )
         return Burst(self.node, tuple(users), tuple(topics.values()))
 
     def _burst(self, burst: Burst) -> None:
@@ -193,10 +196,16 @@ class Replica:
                 client.update_source()
                 out.to(state.network.peers(client), change)
             self._memberships(client, dict(info.channels))
+        clients = state.network.clients
         for topic in burst.topics:
             channel = state.network.channel(topic.channel)
-            if channel is not None and topic.at > channel.topic_at:
+            if channel is None:
+                continue
+            if topic.text and topic.at > channel.topic_at:
                 channel.topic, channel.topic_by, channel.topic_at = topic.text, topic.by, topic.at
+            if all(clients[conn].origin is not None for conn in channel.members):
+                # No member here: this node saw none of its MODE changes; the burst knows.
+                channel.modes = set(topic.modes)
 
     def _memberships(self, client: Client, wanted: dict[str, str]) -> None:
         state = self.state
