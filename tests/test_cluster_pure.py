@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from triochat._cli.cluster import cluster_db
+from triochat._cli.main import build_parser, main
 from triochat._cluster.events import (
     Burst,
     Bye,
@@ -109,3 +111,23 @@ def test_the_single_node_server_never_imports_coredis() -> None:
         "assert 'coredis' not in sys.modules, 'coredis imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["--cluster", "http://127.0.0.1:6379"], "redis:// URL"),
+        (["--cluster", "redis://127.0.0.1:6379", "--node-timeout", "0"], "positive"),
+        (["--cluster", "redis://127.0.0.1:6379", "--node-name", "a b"], "no spaces"),
+    ],
+)
+def test_bad_cluster_options_are_refused_with_exit_2(
+    args: list[str], error: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["serve", "--port", "0", *args]) == 2
+    assert error in capsys.readouterr().err
+
+
+def test_a_cluster_node_keeps_its_own_history_file_by_default() -> None:
+    args = build_parser().parse_args(["serve", "--cluster", "redis://x", "--node-name", "a"])
+    assert cluster_db(args) == "triochat-a.db"
