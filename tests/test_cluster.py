@@ -113,6 +113,8 @@ async def test_two_nodes_racing_for_one_nick_exactly_one_wins(
         assert sorted(replies) == ["001", "433"]
         # The loser picks another nick and gets in; a later NICK to the winner's is refused.
         loser = second if replies[1] == "433" else first
+        await loser.send("NICK alice")  # asking again is answered again
+        assert (await loser.expect("433")).params[:2] == ("*", "alice")
         await loser.send("NICK alice2")
         await loser.expect("001")
         await loser.send("NICK alice")

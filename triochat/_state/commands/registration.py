@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
 
 from ..._irc import numerics as rpl
-from ..._irc.names import valid_nick
+from ..._irc.names import casefold, valid_nick
 from ..._irc.tags import tag_variant
 from ..._irc.wire import Message
 from ..advertised import USER_LENGTH, VERSION, myinfo
@@ -169,6 +169,10 @@ def claim_answered(state: ServerState, client: Client, claim: NickClaim, *, gran
     if granted and client.nick == claim.nick:
         _complete(state, client)
     elif not granted:
+        # Not ours after all: free it here too, so that asking again is answered again.
+        if state.network.holder(claim.nick) is client:
+            del state.network.nicks[casefold(claim.nick)]
+        client.nick, client.has_nick = "*", False
         state.replies.numeric(
             client, rpl.ERR_NICKNAMEINUSE, claim.nick, "Nickname is already in use"
         )
