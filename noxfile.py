@@ -16,12 +16,16 @@ PYPROJECT = nox.project.load_toml("pyproject.toml")
 
 # Debian packages that the end-to-end tests drive: a real IRC client nobody here
 # wrote (irssi) inside a real terminal (tmux), openssl's s_client for TLS, and a
-# real Redis for the cluster tests (started by the tests on a free port, never as a service).
+# real Redis for the cluster tests (started by the tests on a free port, never as a
+# service), and a real headless browser for the web client (chromium, driven by chromedriver).
 E2E_DEBIAN_PACKAGES = {
     "irssi": "irssi",
     "tmux": "tmux",
     "openssl": "openssl",
     "redis-server": "redis-server",
+    "weechat-headless": "weechat-headless",  # SASL SCRAM-SHA-256 from a client not ours
+    "chromium": "chromium",
+    "chromedriver": "chromium-driver",
 }
 
 
@@ -71,6 +75,17 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session
+def build(session: nox.Session) -> None:
+    """The sdist and the wheel, into dist/ (``python -m build``); not a default session.
+
+    The test suite builds and installs a wheel already (tests/test_packaging.py);
+    this is for making a release.
+    """
+    session.install("build>=1.2")
+    session.run("python", "-m", "build", "--outdir", "dist", ".")
+
+
+@nox.session
 def fmt(session: nox.Session) -> None:
     """Rewrite the tree into shape (ruff format + safe fixes)."""
     session.install(*_group("lint"))
@@ -93,3 +108,13 @@ def soak(session: nox.Session) -> None:
     """
     session.install("-e", ".")
     session.run("python", "-m", "benchmarks.soak", *session.posargs)
+
+
+@nox.session(name="bench_logins")
+def bench_logins(session: nox.Session) -> None:
+    """100 concurrent SCRAM logins and the chat latency meanwhile (issue 13).
+
+    ``nox -s bench_logins [-- --mechanism PLAIN --logins 100]``.
+    """
+    session.install("-e", ".")
+    session.run("python", "-m", "benchmarks.logins", *session.posargs)

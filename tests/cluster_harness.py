@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from triochat._cluster.bus import Entry
     from triochat._cluster.events import Event
+    from triochat._config import ServerConfig
     from triochat._server.delivery import Delivery
     from triochat._state.machine import ServerState
 
@@ -44,7 +45,12 @@ class Node:
 
 
 async def start_node(
-    nursery: trio.Nursery, store: MemoryStore, name: str, *, node_timeout: float = 15.0
+    nursery: trio.Nursery,
+    store: MemoryStore,
+    name: str,
+    *,
+    node_timeout: float = 15.0,
+    config: ServerConfig = TEST_CONFIG,
 ) -> Node:
     """A node called ``name`` on ``store``, serving an in-memory listener."""
     cut = [False]
@@ -87,7 +93,7 @@ async def start_node(
         return node
 
     listener = MemoryListener()
-    server = ChatServer(TEST_CONFIG, cluster=build)
+    server = ChatServer(config, cluster=build)
     stop = trio.Event()
     scope = trio.CancelScope()
 

@@ -75,6 +75,8 @@ class ServerProcess:
     output: OutputLines
     ports: list[int]
     tls_ports: list[int]
+    #: Its stderr (the log), when started with ``capture_log=True``.
+    log: OutputLines | None = None
 
     @property
     def port(self) -> int:
@@ -96,18 +98,29 @@ def triochat_command(*args: str) -> list[str]:
 
 
 @asynccontextmanager
-async def serve(*args: str, cwd: str | None = None) -> AsyncIterator[ServerProcess]:
-    """Start ``triochat serve --port 0 ARGS`` and wait until it prints where it listens."""
+async def serve(
+    *args: str, cwd: str | None = None, capture_log: bool = False
+) -> AsyncIterator[ServerProcess]:
+    """Start ``triochat serve --port 0 ARGS`` and wait until it prints where it listens.
+
+    ``capture_log`` reads its stderr too (a test must then keep reading it, or
+    a chatty server could fill the pipe).
+    """
     command = triochat_command("serve", "--host", "127.0.0.1", *args)
     if "--port" not in args and "--tls" not in args:
         command += ["--port", "0"]
     if "--db" not in args and "--no-history" not in args:
         command += ["--db", ":memory:"]  # each test's server starts with no history
     process = await trio.lowlevel.open_process(
-        command, stdout=subprocess.PIPE, cwd=cwd, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE if capture_log else None,
+        cwd=cwd,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     assert process.stdout is not None
     output = OutputLines(process.stdout)
+    log = None if process.stderr is None else OutputLines(process.stderr)
     try:
         with trio.fail_after(20):
             await output.wait_for("listening on")
@@ -120,7 +133,7 @@ async def serve(*args: str, cwd: str | None = None) -> AsyncIterator[ServerProce
             match = LISTENING.search(line)
             if match:
                 (tls_ports if "(TLS)" in line else ports).append(int(match["port"]))
-        yield ServerProcess(process, output, ports, tls_ports)
+        yield ServerProcess(process, output, ports, tls_ports, log)
     finally:
         if process.returncode is None:
             process.kill()

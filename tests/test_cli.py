@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from triochat._cli.main import build_parser, main
-from triochat._cli.serve import config_from_args
+from triochat._ops.launch import load
+from triochat._ops.launch import load as load_launch
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -30,24 +31,22 @@ def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None
 
 
 def test_serve_defaults_bind_loopback_on_6667() -> None:
-    args = build_parser().parse_args(["serve"])
-    assert args.host == "127.0.0.1"
-    assert args.port is None  # 6667 unless --tls alone
-    assert args.tls_port == 6697
+    launch = load_launch(build_parser().parse_args(["serve"]))
+    assert (launch.host, launch.port, launch.tls_port) == ("127.0.0.1", 6667, None)
 
 
 def test_password_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRIOCHAT_PASSWORD", "sesame")
-    config = config_from_args(build_parser().parse_args(["serve"]))
+    config = load(build_parser().parse_args(["serve"])).server
     assert config.password == "sesame"
-    config = config_from_args(build_parser().parse_args(["serve", "--password", "other"]))
+    config = load(build_parser().parse_args(["serve", "--password", "other"])).server
     assert config.password == "other"
 
 
 def test_motd_file_is_read(tmp_path: Path) -> None:
     motd = tmp_path / "motd.txt"
     motd.write_text("first line\nsecond line\n", encoding="utf-8")
-    config = config_from_args(build_parser().parse_args(["serve", "--motd-file", str(motd)]))
+    config = load(build_parser().parse_args(["serve", "--motd-file", str(motd)])).server
     assert config.motd == ("first line", "second line")
 
 

@@ -17,7 +17,7 @@ import pytest
 import trio
 import trio.testing
 
-from triochat._client.core import DRAIN_TOKEN, WANTED_CAPS
+from triochat._client.base import DRAIN_TOKEN, WANTED_CAPS
 from triochat._client.session import ClientTimeouts, run_client
 from triochat._irc.wire import LineReader, Message, parse
 

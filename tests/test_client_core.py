@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from triochat._client.core import DRAIN_TOKEN, ClientCore, Effects, Phase
+from triochat._client.base import DRAIN_TOKEN, Effects, Phase
+from triochat._client.core import ClientCore
 from triochat._irc.wire import Message, parse
 
 NOON: datetime = datetime(2026, 1, 1, 12, 1, tzinfo=UTC)

@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from triochat._client.core import LAG_TOKEN, ClientCore, mentions
+from triochat._client.base import LAG_TOKEN, mentions
+from triochat._client.core import ClientCore
 from triochat._client.events import (
     ChatLine,
     ConnectionLost,

@@ -56,6 +56,11 @@ async def test_a_room_across_two_nodes(
         assert set(names.params[-1].split()) == {"@alice", "bob"}
         await bob.expect("311", "bob", "alice")
         assert (await bob.expect("251")).params[-1].endswith("on 2 servers")
+        assert (await bob.expect("255")).params[-1] == "I have 1 clients and 1 servers"
+        assert (await bob.expect("266")).params[1:3] == ("2", "2")  # global users, max
+        await bob.send("LINKS")
+        links = [(await bob.expect("364")).params[2] for _ in range(2)]
+        assert links == ["a", "b"]
 
 
 async def test_a_private_message_reaches_a_user_of_the_other_node(

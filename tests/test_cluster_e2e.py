@@ -152,7 +152,7 @@ async def test_a_room_a_private_message_and_history_across_two_real_nodes(
             assert (await alice.expect("PRIVMSG")).params == ("alice", "psst")
             await bob.send("LUSERS", "LINKS")
             assert (await bob.expect("251")).params[-1].endswith("on 2 servers")
-            links = [(await bob.expect("364")).params[1], (await bob.expect("364")).params[1]]
+            links = [(await bob.expect("364")).params[2], (await bob.expect("364")).params[2]]
             assert sorted(links) == ["a", "b"]
             # A late joiner on either node is replayed the same messages, same ids and times.
             caps = "batch server-time message-tags"

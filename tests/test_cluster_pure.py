@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import pytest
 
-from triochat._cli.cluster import cluster_db
 from triochat._cli.main import build_parser, main
 from triochat._cluster.events import (
     Burst,
@@ -20,6 +20,7 @@ from triochat._cluster.events import (
     Quit,
     Topic,
     UserInfo,
+    UserModes,
     decode,
     decode_batch,
     encode,
@@ -28,11 +29,15 @@ from triochat._cluster.events import (
 from triochat._cluster.replica import REMOTE_CONN_BASE, Replica
 from triochat._config import ServerConfig
 from triochat._irc.wire import parse
+from triochat._ops.launch import load
+from triochat._ops.reload import restart_notes
 from triochat._state.effects import ConnId, Send
 from triochat._state.machine import ServerState
 from triochat._state.model import PeerInfo
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from triochat._cluster.events import Event
     from triochat._irc.wire import Message
     from triochat._state.effects import Effect
@@ -43,7 +48,15 @@ EVENTS: list[Event] = [
     Intro("b", BOB),
     Quit("a", 3, "Quit: bye"),
     Hello("a"),
-    Burst("b", (BOB,), (Topic("#room", "t", "bob!~bob@b", 1.5, "nt"),)),
+    Burst(
+        "b",
+        (BOB,),
+        (
+            Topic("#room", "t", "bob!~bob@b", 1.5, "nt"),
+            Topic("#den", "", "", 0.0, "iklnt", key="sesame", limit=10),
+        ),
+    ),
+    UserModes("a", 3, "iow"),
     Lost("b", "node b lost"),
     Bye("b", "node b shut down"),
 ]
@@ -52,6 +65,11 @@ EVENTS: list[Event] = [
 @pytest.mark.parametrize("event", EVENTS, ids=lambda event: type(event).__name__)
 def test_every_event_survives_its_encoding(event: Event) -> None:
     assert decode(encode(event)) == event
+
+
+def test_a_burst_of_an_older_node_without_key_and_limit_still_reads() -> None:
+    old = '{"k":"burst","node":"b","users":[],"topics":[["#r","t","x",1.0,"nt"]]}'
+    assert decode(old) == Burst("b", (), (Topic("#r", "t", "x", 1.0, "nt"),))
 
 
 def test_a_batch_is_one_entry_in_order_and_a_single_event_reads_as_a_batch() -> None:
@@ -130,4 +148,28 @@ def test_bad_cluster_options_are_refused_with_exit_2(
 
 def test_a_cluster_node_keeps_its_own_history_file_by_default() -> None:
     args = build_parser().parse_args(["serve", "--cluster", "redis://x", "--node-name", "a"])
-    assert cluster_db(args) == "triochat-a.db"
+    assert load(args).server.history_db == "triochat-a.db"
+    args = build_parser().parse_args(["serve", "--cluster", "redis://x", "--db", "mine.db"])
+    assert load(args).server.history_db == "mine.db"
+
+
+def test_the_cluster_settings_come_from_the_config_file_too(tmp_path: Path) -> None:
+    file = tmp_path / "triochat.toml"
+    file.write_text(
+        '[cluster]\nurl = "redis://127.0.0.1:6379/0"\nnode_name = "b"\nnode_timeout = 4\n'
+    )
+    launch = load(build_parser().parse_args(["serve", "--config", str(file)]))
+    assert launch.cluster == {
+        "cluster": "redis://127.0.0.1:6379/0",
+        "node_name": "b",
+        "node_timeout": 4.0,
+    }
+    assert launch.server.history_db == "triochat-b.db"
+    flags = ["serve", "--config", str(file), "--node-name", "c"]  # a flag wins over the file
+    assert load(build_parser().parse_args(flags)).cluster["node_name"] == "c"
+
+
+def test_changing_the_cluster_settings_on_reload_says_a_restart_is_needed() -> None:
+    launch = load(build_parser().parse_args(["serve"]))
+    moved = replace(launch, cluster={**launch.cluster, "cluster": "redis://elsewhere:6379/0"})
+    assert restart_notes(launch, moved) == ["cluster settings changed: restart needed"]

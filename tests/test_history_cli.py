@@ -11,7 +11,9 @@ from harness import IrcClient
 from processes import serve
 
 from triochat._cli.main import build_parser, main
-from triochat._cli.serve import config_from_args, open_history, parse_duration
+from triochat._cli.serve import open_history
+from triochat._ops.checks import parse_duration
+from triochat._ops.launch import load
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -19,15 +21,14 @@ if TYPE_CHECKING:
 
 def test_history_defaults() -> None:
     args = build_parser().parse_args(["serve"])
-    config = config_from_args(args)
-    assert args.db == "triochat.db"
+    config = load(args).server
     assert config.history_db == "triochat.db"
     assert (config.history, config.history_replay) == (True, 50)
     assert (config.history_max_age, config.history_max_per_channel) == (None, None)
 
 
 def test_history_options_reach_the_config() -> None:
-    config = config_from_args(
+    config = load(
         build_parser().parse_args(
             [
                 "serve",
@@ -41,10 +42,10 @@ def test_history_options_reach_the_config() -> None:
                 "500",
             ]
         )
-    )
+    ).server
     assert (config.history_db, config.history_replay) == (":memory:", 0)
     assert (config.history_max_age, config.history_max_per_channel) == (30 * 86400, 500)
-    off = config_from_args(build_parser().parse_args(["serve", "--no-history"]))
+    off = load(build_parser().parse_args(["serve", "--no-history"])).server
     assert not off.history
     assert open_history(off) is None
 

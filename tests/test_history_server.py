@@ -20,7 +20,8 @@ import trio.testing
 from harness import IrcClient, MemoryListener, ServerHarness, config
 
 from triochat._history.records import UNBOUNDED, HistoryEntry, HistoryQuery
-from triochat._history.store import GROUP_COMMIT_SECONDS, History, HistoryStore
+from triochat._history.service import GROUP_COMMIT_SECONDS, History
+from triochat._history.store import HistoryStore
 from triochat._server.server import ChatServer, serve
 
 if TYPE_CHECKING:

@@ -136,11 +136,11 @@ def test_channel_and_private_messages_get_a_msgid_and_are_recorded() -> None:
     sessions = (chat.state.network.clients[alice].session, chat.state.network.clients[bob].session)
     assert private.readers == sessions
     assert len(set(sessions)) == 2
-    # bob (message-tags) sees each message's msgid; the TAGMSG has none.
+    # bob (message-tags) sees each message's msgid; the TAGMSG has one too, unrecorded.
     received = lines_to(bob, effects, tags=True)
     assert received[0].startswith(f"@time={iso_time(START_MS)};msgid={channel.msgid} ")
     assert received[1].startswith(f"@time={iso_time(START_MS)};msgid={private.msgid} ")
-    assert "msgid" not in received[2]
+    assert ";msgid=" in received[2]
 
 
 def test_each_target_of_a_message_gets_its_own_msgid() -> None:
@@ -180,7 +180,8 @@ def test_without_history_nothing_is_recorded_and_nothing_is_advertised() -> None
         f"@time={iso_time(START_MS)} :alice!~alice@10.0.0.1 PRIVMSG #room hi"
     ]
     [cap_ls] = lines_to(alice, chat.feed(alice, "CAP LS 302"))
-    assert cap_ls.split(" :")[1].split() == sorted(CAPS - {"draft/chathistory"})
+    offered = [cap.partition("=")[0] for cap in cap_ls.split(" :")[1].split()]
+    assert offered == sorted(CAPS - {"draft/chathistory"})
     assert lines_to(alice, chat.feed(alice, "CHATHISTORY LATEST #room * 10")) == [
         f"{SERVER} 421 alice CHATHISTORY :Unknown command"
     ]
@@ -406,6 +407,7 @@ def test_a_valid_request_becomes_a_query_with_the_limit_clamped(limit: str, expe
     [query] = queries(chat.feed(alice, f"CHATHISTORY latest #ROOM * {limit}"))
     assert query.conn == alice
     q = query.question
+    assert isinstance(q, HistoryQuery)
     assert (q.subcommand, q.target, q.keys, q.first, q.limit) == (
         "LATEST",
         "#room",
@@ -423,6 +425,7 @@ def test_a_nick_target_is_the_requesters_own_conversation() -> None:
         chat.feed(bob, "CHATHISTORY BETWEEN Alice msgid=x timestamp=2024-01-02T03:04:05.678Z 10")
     )
     q = query.question
+    assert isinstance(q, HistoryQuery)
     assert (q.target, q.keys) == ("Alice", (private_key("bob", "alice"),))
     assert (q.first, q.second) == (Bound(msgid="x"), Bound(time_ms=START_MS))
     assert q.session == chat.state.network.clients[bob].session
@@ -434,7 +437,9 @@ def test_targets_searches_the_requesters_channels() -> None:
     chat.feed(alice, "JOIN #Two")
     line = "CHATHISTORY TARGETS timestamp=2024-01-01T00:00:00.000Z timestamp=2025-01-01T00:00:00Z 9"
     [query] = queries(chat.feed(alice, line))
-    assert (query.question.subcommand, query.question.keys, query.question.limit) == (
+    q = query.question
+    assert isinstance(q, HistoryQuery)
+    assert (q.subcommand, q.keys, q.limit) == (
         "TARGETS",
         ("#room", "#two"),
         9,

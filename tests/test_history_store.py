@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from triochat._history.records import UNBOUNDED, Bound, HistoryEntry, HistoryQuery, private_key
-from triochat._history.store import HistoryError, HistoryStore
+from triochat._history.store import SCHEMA_VERSION, HistoryError, HistoryStore
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -93,7 +93,7 @@ def test_a_new_file_gets_the_schema_in_wal_mode(tmp_path: Path) -> None:
     db = sqlite3.connect(path)
     try:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         indexes = {row[1] for row in db.execute("PRAGMA index_list(messages)")}
         assert "messages_by_key_time" in indexes
     finally:

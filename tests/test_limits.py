@@ -13,8 +13,9 @@ import trio.testing
 from harness import IrcClient, ServerHarness, config
 
 from triochat._cli.main import build_parser
-from triochat._cli.serve import SPARE_FILES, config_from_args, fit_file_limit
 from triochat._config import ServerConfig
+from triochat._ops.filelimit import SPARE_FILES, fit_file_limit
+from triochat._ops.launch import load
 from triochat._server.server import ChatServer
 
 
@@ -122,7 +123,7 @@ async def test_limits_count_connections_that_never_register(
 
 
 def _serve_args(*args: str) -> ServerConfig:
-    return config_from_args(build_parser().parse_args(["serve", *args]))
+    return load(build_parser().parse_args(["serve", *args])).server
 
 
 def test_default_limits_are_the_documented_ones() -> None:

@@ -12,7 +12,7 @@ and a hypothesis state machine checks the room's invariants.
 from __future__ import annotations
 
 import importlib.metadata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -148,6 +148,10 @@ class Harness:
             return self._check(self.state.reject(conn, error))
         return self._check(self.state.handle(conn, message))
 
+    def handle(self, conn: ConnId, message: Message) -> Outcome:
+        """``conn`` sent ``message``, whatever its size (past what the wire would carry)."""
+        return self._check(self.state.handle(conn, message))
+
     def feed_all(self, conn: ConnId, *lines: str) -> Outcome:
         effects: list[Effect] = []
         for line in lines:
@@ -238,7 +242,7 @@ def test_harness_sources_match_the_constants() -> None:
 # ---------------------------------------------------------------------------
 
 WELCOME_CODES = ["001", "002", "003", "004"]
-LUSERS_MOTD_CODES = ["251", "254", "255", "375", "372", "376"]
+LUSERS_MOTD_CODES = ["251", "254", "255", "265", "266", "375", "372", "376"]
 
 
 @pytest.mark.parametrize(
@@ -265,11 +269,13 @@ def test_nick_and_user_in_either_order_register(lines: tuple[str, str]) -> None:
     )
     assert lines_out[1] == f"{SERVER} 002 alice :Your host is triochat, running version {VERSION}"
     assert lines_out[2] == f"{SERVER} 003 alice :This server was created 2024-01-02 03:04:05 UTC"
-    assert lines_out[3] == f"{SERVER} 004 alice triochat {VERSION} i mntov ov"
-    assert lines_out[-6:] == [
+    assert lines_out[3] == f"{SERVER} 004 alice triochat {VERSION} iow Ibeiklmnopstv Ibeklov"
+    assert lines_out[-8:] == [
         f"{SERVER} 251 alice :There are 1 users and 0 invisible on 1 servers",
         f"{SERVER} 254 alice 0 :channels formed",
         f"{SERVER} 255 alice :I have 1 clients and 0 servers",
+        f"{SERVER} 265 alice 1 1 :Current local users 1, max 1",
+        f"{SERVER} 266 alice 1 1 :Current global users 1, max 1",
         f"{SERVER} 375 alice :- triochat Message of the day - ",
         f"{SERVER} 372 alice :- Hello from the tests.",
         f"{SERVER} 376 alice :End of /MOTD command.",
@@ -319,7 +325,8 @@ def test_cap_ls_302_suspends_registration_until_cap_end() -> None:
     out = h.feed(conn, "CAP LS 302")
     [line] = out.to(conn)
     assert line.startswith(f"{SERVER} CAP * LS :")
-    assert set(line.split(" :", 1)[1].split()) == CAPS
+    # CAP LS 302 shows values (sasl=..., draft/account-registration=...) after the names.
+    assert {cap.partition("=")[0] for cap in line.split(" :", 1)[1].split()} == CAPS
     assert {"message-tags", "server-time", "echo-message", "multi-prefix"} <= capabilities(
         ServerConfig()
     )
@@ -437,7 +444,8 @@ def test_pass_without_parameter_is_461() -> None:
 
 
 def test_password_is_ignored_when_none_is_configured() -> None:
-    h = Harness()
+    # With accounts on, PASS is an account login instead (tests/test_accounts_state.py).
+    h = Harness(ServerConfig(motd=MOTD, accounts=False))
     h.register("alice", password="anything")
 
 
@@ -1074,10 +1082,10 @@ def test_channel_mode_query() -> None:
 @pytest.mark.parametrize(
     ("line", "reply"),
     [
-        ("MODE #room b", "368 dave #room :End of list"),
-        ("MODE #room +b", "368 dave #room :End of list"),
-        ("MODE #room e", "349 dave #room :End of list"),
-        ("MODE #room I", "347 dave #room :End of list"),
+        ("MODE #room b", "368 dave #room :End of channel ban list"),
+        ("MODE #room +b", "368 dave #room :End of channel ban list"),
+        ("MODE #room e", "349 dave #room :End of channel exception list"),
+        ("MODE #room I", "347 dave #room :End of channel invite list"),
         ("MODE #nowhere", "403 dave #nowhere :No such channel"),
         ("MODE", "461 dave MODE :Not enough parameters"),
     ],
@@ -1117,8 +1125,8 @@ def test_member_modes_by_operator_are_broadcast() -> None:
         ("MODE #room +mx", ["472 alice x :is unknown mode char to me"], "+m"),
         ("MODE #room +o", ["461 alice MODE :Not enough parameters"], None),
         ("MODE #room +o dave", ["441 alice dave #room :They aren't on that channel"], None),
-        ("MODE #room +o nobody", ["441 alice nobody #room :They aren't on that channel"], None),
-        ("MODE #room +b bob", ["472 alice b :is unknown mode char to me"], None),
+        ("MODE #room +o nobody", ["401 alice nobody :No such nick/channel"], None),
+        ("MODE #room +b bob", [], "+b bob!*@*"),
     ],
 )
 def test_channel_mode_change_errors(line: str, replies: list[str], broadcast: str | None) -> None:
@@ -1158,7 +1166,7 @@ def test_user_mode() -> None:
     assert h.state.network.clients[alice].modes == {"i"}
     assert h.feed(alice, "MODE alice +i").effects == []
     assert h.feed(alice, "MODE alice").to(alice) == [f"{SERVER} 221 alice +i"]
-    assert h.feed(alice, "MODE alice +w").to(alice) == [f"{SERVER} 501 alice :Unknown MODE flag"]
+    assert h.feed(alice, "MODE alice +x").to(alice) == [f"{SERVER} 501 alice :Unknown MODE flag"]
     assert h.feed(alice, "MODE alice -i").to(alice) == [f"{A} MODE alice -i"]
     out = h.feed(alice, "MODE bob +i")
     assert out.to(alice) == [f"{SERVER} 502 alice :Cant change mode for other users"]
@@ -1371,8 +1379,11 @@ def test_tagmsg_reaches_only_message_tags_clients() -> None:
     out = h.feed(alice, "@+typing=active TAGMSG #room")
     assert out.recipients() == {alice, bob}
     [send] = out.sends()
-    assert send.message.tags == {"+typing": "active", "time": START_TAG}
-    assert out.to(bob, tags=True) == [f"@+typing=active;time={START_TAG} {A} TAGMSG #room"]
+    msgid = send.message.tags["msgid"]  # relayed with a msgid, like PRIVMSG (issue 12)
+    assert send.message.tags == {"+typing": "active", "time": START_TAG, "msgid": msgid}
+    assert out.to(bob, tags=True) == [
+        f"@+typing=active;time={START_TAG};msgid={msgid} {A} TAGMSG #room"
+    ]
     # Private TAGMSG to a client without message-tags reaches nobody (not even the echo).
     h.feed(alice, "CAP REQ :-echo-message")
     assert h.feed(alice, "@+typing=active TAGMSG carol").effects == []
@@ -1464,7 +1475,6 @@ def test_who_channel_lists_members_with_flags() -> None:
         ("WHO nobody", ["315 dave nobody :End of WHO list"]),
         ("WHO eve", ["315 dave eve :End of WHO list"]),  # not registered
         ("WHO #nowhere", ["315 dave #nowhere :End of WHO list"]),
-        ("WHO", ["315 dave * :End of WHO list"]),
     ],
 )
 def test_who_nick_and_unknowns(line: str, replies: list[str]) -> None:
@@ -1636,6 +1646,8 @@ def test_lusers_counts_users_invisible_unknown_and_channels() -> None:
         f"{SERVER} 253 alice 1 :unknown connection(s)",
         f"{SERVER} 254 alice 1 :channels formed",
         f"{SERVER} 255 alice :I have 2 clients and 0 servers",
+        f"{SERVER} 265 alice 2 2 :Current local users 2, max 2",
+        f"{SERVER} 266 alice 2 2 :Current global users 2, max 2",
     ]
 
 
@@ -1650,7 +1662,7 @@ def test_motd_on_request() -> None:
     ]
 
 
-@pytest.mark.parametrize("line", ["FOO", "foo bar", "PRIVMSGX #a :hi", "OPER a b", "KILL bob"])
+@pytest.mark.parametrize("line", ["FOO", "foo bar", "PRIVMSGX #a :hi", "SQUIT a b", "CONNECT bob"])
 def test_unknown_command_is_421(line: str) -> None:
     h = Harness()
     alice = h.register("alice")
@@ -2381,3 +2393,75 @@ class RoomMachine(RuleBasedStateMachine):
 
 RoomMachine.TestCase.settings = settings(max_examples=100, stateful_step_count=50, deadline=None)
 TestRoomMachine = RoomMachine.TestCase
+
+
+# ---------------------------------------------------------------------------
+# WHOWAS keeps a bounded ring of departures; HELP lists exactly what is served
+# ---------------------------------------------------------------------------
+
+
+def test_whowas_remembers_who_quit_and_who_changed_nick() -> None:
+    h = Harness()
+    alice = h.register("alice")
+    bob = h.register("bob")
+    h.clock.now += 60
+    h.feed(alice, "QUIT :bye")
+    h.feed(bob, "NICK robert")
+    carol = h.register("carol")
+    out = h.feed(carol, "WHOWAS ALICE")
+    assert out.codes(carol) == ["314", "312", "369"]
+    assert out.to(carol)[0] == f"{SERVER} 314 carol alice ~alice 10.0.0.1 * :Real alice"
+    assert out.to(carol)[2] == f"{SERVER} 369 carol ALICE :End of WHOWAS"
+    assert h.feed(carol, "WHOWAS bob").codes(carol) == ["314", "312", "369"]
+    # The one still online under its new nick has no WHOWAS entry for it.
+    assert h.feed(carol, "WHOWAS robert").codes(carol) == ["406", "369"]
+
+
+def test_whowas_count_limits_the_entries_newest_first() -> None:
+    h = Harness()
+    for realname in ("first", "second", "third"):
+        conn = h.connect()
+        h.feed_all(conn, "NICK alice", f"USER a 0 * :{realname}")
+        h.feed(conn, "QUIT")
+    dave = h.register("dave")
+    out = h.feed(dave, "WHOWAS alice 2")
+    names = [m.params[-1] for m in out.messages(dave) if m.command == "314"]
+    assert names == ["third", "second"]
+    assert len([m for m in h.feed(dave, "WHOWAS alice").messages(dave) if m.command == "314"]) == 3
+
+
+def test_whowas_ring_is_bounded() -> None:
+    from triochat._state.network import WHOWAS_SIZE
+
+    h = Harness()
+    for n in range(WHOWAS_SIZE + 5):
+        conn = h.connect()
+        h.feed_all(conn, f"NICK n{n}", "USER a 0 * :x")
+        h.feed(conn, "QUIT")
+    dave = h.register("dave")
+    assert h.feed(dave, "WHOWAS n0").codes(dave) == ["406", "369"]
+    assert h.feed(dave, f"WHOWAS n{WHOWAS_SIZE + 4}").codes(dave)[0] == "314"
+
+
+def test_help_without_history_does_not_list_chathistory() -> None:
+    h = Harness(ServerConfig(motd=MOTD, history=False))
+    alice = h.register("alice")
+    listed = {m.params[2].split()[0] for m in h.feed(alice, "HELP").messages(alice)[1:-1]}
+    assert "CHATHISTORY" not in listed
+    assert "PRIVMSG" in listed
+    assert h.feed(alice, "HELP CHATHISTORY").codes(alice) == ["524"]
+    assert h.feed(alice, "CHATHISTORY LATEST #a * 1").codes(alice) == ["421"]
+
+
+def test_registration_deadline_is_a_timer_the_state_sets() -> None:
+    h = Harness(ServerConfig(motd=MOTD, registration_timeout=42.0))
+    conn = ConnId(99)
+    [schedule] = h.state.connect(conn, PeerInfo("10.0.0.9"))
+    assert isinstance(schedule, Schedule)
+    assert schedule.delay == 42.0
+    assert h.state.timer(schedule.timer) == [Close(conn, "Closing link: Registration timed out")]
+    # Once registered (or gone), the same timer does nothing.
+    alice = h.register("alice")
+    assert h.state.timer(replace(schedule.timer, conn=alice)) == []
+    h.disconnect(conn)
+    assert h.state.timer(schedule.timer) == []

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Final
+from dataclasses import dataclass, replace
+from typing import Final, Literal
 
-__all__ = ["DEFAULT_MOTD", "ServerConfig"]
+__all__ = ["DEFAULT_MOTD", "RESTART_ONLY", "ServerConfig", "reloaded"]
 
 DEFAULT_MOTD: Final = (
     "Welcome to triochat, a chat server built on Trio's structured concurrency.",
@@ -78,3 +78,41 @@ class ServerConfig:
     history_query_timeout: float = 10.0
     #: On shutdown, time allowed to save the history still queued.
     history_flush_timeout: float = 10.0
+    #: Accounts (SASL, REGISTER, NickServ), kept in ``history_db`` beside the history.
+    accounts: bool = True
+    #: Anyone may register an account (off: only the owner, with ``triochat account create``).
+    account_registration: bool = True
+    #: What happens to someone who takes a registered account's nickname without logging
+    #: in: nothing, a warning and a rename after ``nick_protection_delay``, or at once.
+    nick_protection: Literal["off", "warn", "strict"] = "warn"
+    nick_protection_delay: float = 30.0
+    #: Several connections logged in to one account may share its nickname (Ergo's
+    #: multiclient): a message to the nick reaches them all.
+    multiclient: bool = True
+    #: Server operators: (name, password hash made by ``triochat hash-password``) pairs.
+    opers: tuple[tuple[str, str], ...] = ()
+
+
+#: What a running server cannot change (names already sent to clients, the
+#: history store and its tasks): a reload keeps the old values and says so.
+RESTART_ONLY: Final = (
+    "server_name",
+    "network_name",
+    "history",
+    "history_db",
+    "history_replay",
+    "history_request_limit",
+    "history_flush_timeout",
+    "stats_interval",
+)
+
+
+def reloaded(old: ServerConfig, new: ServerConfig) -> tuple[ServerConfig, list[str]]:
+    """``new``, except what needs a restart, which keeps its value from ``old``; and notes on it."""
+    kept = {name: getattr(old, name) for name in RESTART_ONLY}
+    notes = [
+        f"{name} changed: restart needed"
+        for name, value in kept.items()
+        if getattr(new, name) != value
+    ]
+    return replace(new, **kept), notes

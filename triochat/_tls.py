@@ -1,7 +1,8 @@
 """TLS contexts and development certificates, with errors a person can act on.
 
 Contexts start from :func:`ssl.create_default_context` (modern ciphers,
-hostname checks on the client side) and refuse anything older than TLS 1.2.
+hostname checks on the client side) and refuse anything older than TLS 1.2;
+the server's also meets Mozilla's intermediate profile (:mod:`._tls_profile`).
 Loading problems become :class:`TlsSetupError` with one clear sentence, so the
 CLI can print it and exit 2 instead of showing a traceback.
 """
@@ -11,6 +12,8 @@ from __future__ import annotations
 import ssl
 from pathlib import Path
 from typing import Final
+
+from ._tls_profile import apply_intermediate_profile
 
 __all__ = [
     "DEFAULT_CERT_DIR",
@@ -34,7 +37,7 @@ class TlsSetupError(Exception):
 def server_context(cert: Path, key: Path | None = None) -> ssl.SSLContext:
     """A server context presenting ``cert`` (PEM; its key inside it unless ``key`` is given)."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    apply_intermediate_profile(context)
     for path in (cert, key):
         if path is not None and not path.is_file():
             hint = " (create a development one with: triochat certs)" if path == cert else ""

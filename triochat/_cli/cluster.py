@@ -1,72 +1,66 @@
-"""``triochat serve --cluster``: the options that make a server one node of a network."""
+"""``triochat serve --cluster``: the options that make a server one node of a network.
+
+The settings themselves (flags and ``[cluster]`` keys, with their checks) are
+declared in :mod:`.._ops.settings`; this module builds the node from them, and
+imports the cluster (and coredis) only when cluster mode is on.
+"""
 
 from __future__ import annotations
 
+import argparse
 import socket
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
+
+from .._ops.settings import DEFAULT_NODE_TIMEOUT
 
 if TYPE_CHECKING:
-    import argparse
     from collections.abc import Callable
 
     from .._server.delivery import Delivery
     from .._server.replication import Replication
     from .._state.machine import ServerState
 
-__all__ = ["add_cluster_arguments", "cluster_db", "cluster_from_args"]
-
-DEFAULT_NODE_TIMEOUT = 15.0
+__all__ = ["add_cluster_arguments", "cluster_from_settings"]
 
 
 def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
-    """Declare ``--cluster``, ``--node-name`` and ``--node-timeout``."""
+    """Declare ``--cluster``, ``--node-name`` and ``--node-timeout`` (absent unless typed)."""
     group = parser.add_argument_group("cluster (needs: pip install 'triochat[cluster]')")
     group.add_argument(
         "--cluster",
+        default=argparse.SUPPRESS,
         metavar="URL",
         help="join the network whose nodes share this Redis, e.g. redis://127.0.0.1:6379/0"
         " (default: a single server, no Redis)",
     )
     group.add_argument(
         "--node-name",
+        default=argparse.SUPPRESS,
         metavar="NAME",
         help="this node's name, unique in the network (default: the host name)",
     )
     group.add_argument(
         "--node-timeout",
         type=float,
-        default=DEFAULT_NODE_TIMEOUT,
+        default=argparse.SUPPRESS,
         metavar="SECONDS",
-        help="a node silent this long is lost: its users quit (default: %(default)s)",
+        help=f"a node silent this long is lost: its users quit (default: {DEFAULT_NODE_TIMEOUT})",
     )
 
 
-def node_name(args: argparse.Namespace) -> str:
-    name: str = args.node_name or socket.gethostname()
-    return name
-
-
-def cluster_db(args: argparse.Namespace) -> str:
-    """The default history file of a node: its own, named after it (``triochat-NAME.db``)."""
-    return f"triochat-{node_name(args)}.db"
-
-
-def cluster_from_args(
-    args: argparse.Namespace,
+def cluster_from_settings(
+    values: dict[str, object],
 ) -> Callable[[ServerState, Delivery], Replication] | None:
-    """The node factory for ``--cluster``, or None; ``ValueError`` if it cannot be."""
-    url: str | None = args.cluster
+    """The node factory for the checked ``cluster`` settings, or None (a single server).
+
+    ``ValueError`` if cluster mode is asked for but coredis is not installed.
+    """
+    url = cast("str | None", values.get("cluster"))
     if url is None:
         return None
-    if not url.startswith(("redis://", "rediss://", "unix://")):
-        raise ValueError(f"--cluster wants a redis:// URL, not {url!r}")
-    timeout = float(args.node_timeout)
-    if timeout <= 0:
-        raise ValueError("--node-timeout must be positive")
-    name = node_name(args)
-    if not name or any(c in name for c in " :{},"):
-        raise ValueError(f"--node-name {name!r}: no spaces, ':', ',' or braces")
+    timeout = cast("float", values.get("node_timeout", DEFAULT_NODE_TIMEOUT))
+    name = cast("str | None", values.get("node_name")) or socket.gethostname()
     try:
         from .._cluster.redis import connect
     except ImportError as error:  # coredis is an optional extra

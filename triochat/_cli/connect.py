@@ -7,6 +7,7 @@ stderr and exit code 1, never a traceback.
 
 from __future__ import annotations
 
+import getpass
 import os
 import sys
 from functools import partial
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Final
 
 import trio
 
+from .._client.sasl import Credentials
 from .._client.session import ConnectError, connect
 from .._tls import TlsSetupError, client_context
 from .terminal import run_in_terminal
@@ -22,6 +24,7 @@ from .terminal import run_in_terminal
 if TYPE_CHECKING:
     import argparse
     import ssl
+    from collections.abc import Callable, Mapping
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "add_arguments", "run"]
 
@@ -65,6 +68,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--plain",
         action="store_true",
         help="line mode: no full-screen interface (the default when not on a terminal)",
+    )
+    parser.add_argument(
+        "--account",
+        metavar="NAME",
+        help="log in to this account (the password is asked for, or read from"
+        " $TRIOCHAT_PASSWORD); SCRAM-SHA-256 when offered, else PLAIN over TLS",
+    )
+    parser.add_argument(
+        "--insecure-plain",
+        action="store_true",
+        help="with --account, allow SASL PLAIN without TLS (anyone on the path reads the password)",
     )
     tls = parser.add_argument_group("TLS")
     tls.add_argument(
@@ -112,10 +126,22 @@ def run(args: argparse.Namespace) -> int:
         print(f"triochat connect: {error}", file=sys.stderr)
         return EXIT_USAGE
     port = port_from_args(args)
-    if full_screen_wanted(args):
-        return _run_full_screen(args.host, port, args.nick, args.channel, ssl_context)
     try:
-        return trio.run(_connect_and_chat, args.host, port, args.nick, args.channel, ssl_context)
+        login = credentials_from_args(args)
+    except (ValueError, EOFError) as error:
+        print(f"triochat connect: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    if full_screen_wanted(args):
+        return _run_full_screen(args.host, port, args.nick, args.channel, ssl_context, login)
+    try:
+        return trio.run(
+            partial(_connect_and_chat, login=login),
+            args.host,
+            port,
+            args.nick,
+            args.channel,
+            ssl_context,
+        )
     except* KeyboardInterrupt:
         pass  # Ctrl-C before the session could catch it as a polite quit
     return EXIT_INTERRUPTED
@@ -128,8 +154,29 @@ def full_screen_wanted(args: argparse.Namespace) -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
+def credentials_from_args(
+    args: argparse.Namespace,
+    env: Mapping[str, str] = os.environ,
+    prompt: Callable[[str], str] = getpass.getpass,
+) -> Credentials | None:
+    """The account to log in to (``--account``); the password never comes from argv."""
+    if args.account is None:
+        if args.insecure_plain:
+            raise ValueError("--insecure-plain only makes sense with --account")
+        return None
+    password = env.get("TRIOCHAT_PASSWORD") or prompt(f"Password for {args.account}: ")
+    if not password:
+        raise ValueError("no password given")
+    return Credentials(args.account, password, insecure_plain=args.insecure_plain)
+
+
 def _run_full_screen(
-    host: str, port: int, nick: str | None, channel: str, ssl_context: ssl.SSLContext | None
+    host: str,
+    port: int,
+    nick: str | None,
+    channel: str,
+    ssl_context: ssl.SSLContext | None,
+    login: Credentials | None,
 ) -> int:
     from .._tui.app import run_app  # here: Textual loads only for the full-screen client
 
@@ -140,6 +187,7 @@ def _run_full_screen(
             tls=ssl_context is not None,
             nick=nick,
             channel=channel,
+            login=login,
         )
     except OSError as error:
         print(f"triochat: cannot connect to {host}:{port}: {_reason(error)}", file=sys.stderr)
@@ -149,7 +197,13 @@ def _run_full_screen(
 
 
 async def _connect_and_chat(
-    host: str, port: int, nick: str | None, channel: str, ssl_context: ssl.SSLContext | None
+    host: str,
+    port: int,
+    nick: str | None,
+    channel: str,
+    ssl_context: ssl.SSLContext | None,
+    *,
+    login: Credentials | None = None,
 ) -> int:
     try:
         stream = await connect(host, port, ssl_context=ssl_context)
@@ -160,7 +214,7 @@ async def _connect_and_chat(
         print(f"triochat: {error}", file=sys.stderr)
         return EXIT_UNREACHABLE
     try:
-        return await run_in_terminal(stream, nick=nick, channel=channel)
+        return await run_in_terminal(stream, nick=nick, channel=channel, login=login)
     finally:
         with trio.move_on_after(CLOSE_TIMEOUT, shield=True):
             await stream.aclose()  # a cancelled aclose still closes, abruptly

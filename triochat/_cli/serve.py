@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import re
-import resource
 import signal
 import sys
 from dataclasses import replace
@@ -16,17 +13,26 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from .._config import DEFAULT_MOTD, ServerConfig
 from .._history.store import HistoryError, HistoryStore
-from .._irc.wire import MAX_LINE_BYTES
-from .._server.server import serve
+from .._ops import logs
+from .._ops.configfile import ConfigError
+from .._ops.filelimit import fit_file_limit, raise_file_limit
+from .._ops.http import OpsEndpoint, open_ops_listeners, serve_ops
+from .._ops.launch import DEFAULT_PORT, Launch, load
+from .._ops.reload import Reloader
+from .._ops.settings import SETTINGS
+from .._ops.tlsswap import SwappableTlsListener, TlsContextHolder
+from .._server.server import ChatServer
 from .._tls import DEFAULT_CERT_DIR, SERVER_FILE, TlsSetupError, server_context
-from .cluster import add_cluster_arguments, cluster_db, cluster_from_args
+from .._web.cli import WebOptions, add_web_arguments, serve_chat_and_web
+from .._web.listeners import web_url
+from . import accounts as accounts_cli
+from .cluster import add_cluster_arguments, cluster_from_settings
 
 if TYPE_CHECKING:
-    import ssl
     from collections.abc import Callable
 
+    from .._config import ServerConfig
     from .._server.delivery import Delivery
     from .._server.replication import Replication
     from .._state.machine import ServerState
@@ -35,23 +41,28 @@ __all__ = ["add_arguments", "run"]
 
 log = logging.getLogger("triochat.serve")
 
-DEFAULT_PORT = 6667
 DEFAULT_TLS_PORT = 6697
 DEFAULT_DB = "triochat.db"
-#: The smallest SendQ or RecvQ: one line of the longest kind, tags and CRLF included.
-MIN_QUEUE_BYTES = MAX_LINE_BYTES + 2
-#: Descriptors kept for other uses than clients (listeners, the database, logs).
-SPARE_FILES = 64
-_DURATION = re.compile(r"(\d+(?:\.\d*)?)\s*([smhdw]?)")
-_SECONDS_PER_UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Declare the options of ``triochat serve``."""
-    defaults = ServerConfig()
+    """Declare the options of ``triochat serve``.
+
+    Every option that is a setting defaults to ``argparse.SUPPRESS``, so only
+    the flags typed appear in the namespace and win over the config file;
+    the defaults shown in the help come from :data:`~.._ops.settings.SETTINGS`.
+    """
+    defaults = {setting.dest: setting.default for setting in SETTINGS}
+    # Options left out stay out of the namespace (groups copy this when created).
+    parser.argument_default = argparse.SUPPRESS
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="read settings from this TOML file (see: triochat config example); flags win",
+    )
     parser.add_argument(
         "--host",
-        default="127.0.0.1",
         help="address to listen on (default: 127.0.0.1; use 0.0.0.0 or :: for every interface)",
     )
     parser.add_argument(
@@ -71,36 +82,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     tls.add_argument(
         "--tls-port",
         type=int,
-        default=DEFAULT_TLS_PORT,
         help=f"TLS port (default: {DEFAULT_TLS_PORT}, the IRC convention; 0 picks a free one)",
     )
     tls.add_argument(
         "--cert",
         type=Path,
-        default=DEFAULT_CERT_DIR / SERVER_FILE,
-        help="PEM certificate chain, with its private key unless --key (default: %(default)s)",
+        help="PEM certificate chain, with its private key unless --key"
+        f" (default: {DEFAULT_CERT_DIR / SERVER_FILE})",
     )
     tls.add_argument("--key", type=Path, help="PEM private key, if not inside --cert")
     tls.add_argument(
         "--handshake-timeout",
         type=float,
-        default=defaults.handshake_timeout,
         metavar="SECONDS",
-        help="drop TLS clients that have not finished the handshake by then (default: %(default)s)",
+        help="drop TLS clients that have not finished the handshake by then"
+        f" (default: {defaults['handshake_timeout']})",
     )
+    add_web_arguments(parser)
     parser.add_argument(
         "--server-name",
-        default=defaults.server_name,
-        help=f"the server's name in its replies (default: {defaults.server_name})",
+        help=f"the server's name in its replies (default: {defaults['server_name']})",
     )
     parser.add_argument(
         "--network-name",
-        default=defaults.network_name,
-        help=f"the network name shown on welcome (default: {defaults.network_name})",
+        help=f"the network name shown on welcome (default: {defaults['network_name']})",
     )
     parser.add_argument(
         "--password",
-        default=os.environ.get("TRIOCHAT_PASSWORD") or None,
         help="require this connection password (PASS); default: $TRIOCHAT_PASSWORD, or none",
     )
     parser.add_argument(
@@ -111,86 +119,80 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--registration-timeout",
         type=float,
-        default=defaults.registration_timeout,
         metavar="SECONDS",
-        help="drop connections that have not registered by then (default: %(default)s)",
+        help="drop connections that have not registered by then"
+        f" (default: {defaults['registration_timeout']})",
     )
     parser.add_argument(
         "--ping-interval",
         type=float,
-        default=defaults.ping_interval,
         metavar="SECONDS",
-        help="PING clients silent for this long (default: %(default)s)",
+        help=f"PING clients silent for this long (default: {defaults['ping_interval']})",
     )
     parser.add_argument(
         "--ping-timeout",
         type=float,
-        default=defaults.ping_timeout,
         metavar="SECONDS",
-        help="drop PINGed clients that stay silent this long (default: %(default)s)",
+        help="drop PINGed clients that stay silent this long"
+        f" (default: {defaults['ping_timeout']})",
     )
     limits = parser.add_argument_group("limits and flood control")
     limits.add_argument(
         "--max-clients",
         type=int,
-        default=defaults.max_clients,
         metavar="N",
         help="connections served at once, more are refused; 0: no limit but the open-file"
-        " limit (default: %(default)s, lowered to fit the open-file limit)",
+        f" limit (default: {defaults['max_clients']}, lowered to fit the open-file limit)",
     )
     limits.add_argument(
         "--max-per-ip",
         type=int,
-        default=defaults.max_per_ip,
         metavar="N",
-        help="connections at once from one address; 0: no limit (default: %(default)s)",
+        help="connections at once from one address; 0: no limit"
+        f" (default: {defaults['max_per_ip']})",
     )
     limits.add_argument(
         "--max-channels",
         type=int,
-        default=defaults.max_channels,
         metavar="N",
-        help="channels one client may be in (default: %(default)s)",
+        help=f"channels one client may be in (default: {defaults['max_channels']})",
     )
     limits.add_argument(
         "--sendq",
         type=int,
-        default=defaults.sendq_bytes,
         metavar="BYTES",
-        help="output that may wait for one client before it is disconnected (default: %(default)s)",
+        help="output that may wait for one client before it is disconnected"
+        f" (default: {defaults['sendq']})",
     )
     limits.add_argument(
         "--recvq",
         type=int,
-        default=defaults.recvq_bytes,
         metavar="BYTES",
-        help="input of one client that may wait for flood control (default: %(default)s)",
+        help=f"input of one client that may wait for flood control (default: {defaults['recvq']})",
     )
     limits.add_argument(
         "--flood-burst",
         type=int,
-        default=defaults.flood_burst,
         metavar="N",
-        help="commands a client may send at once before it is slowed (default: %(default)s)",
+        help="commands a client may send at once before it is slowed"
+        f" (default: {defaults['flood_burst']})",
     )
     limits.add_argument(
         "--flood-rate",
         type=float,
-        default=defaults.flood_rate,
         metavar="PER_SECOND",
-        help="commands per second once the burst is used (default: %(default)s)",
+        help=f"commands per second once the burst is used (default: {defaults['flood_rate']})",
     )
     limits.add_argument(
         "--flood-max-lag",
         type=float,
-        default=defaults.flood_max_lag,
         metavar="SECONDS",
-        help="disconnect a client whose waiting commands would take longer (default: %(default)s)",
+        help="disconnect a client whose waiting commands would take longer"
+        f" (default: {defaults['flood_max_lag']})",
     )
     limits.add_argument(
         "--flood-control",
         action=argparse.BooleanOptionalAction,
-        default=defaults.flood_control,
         help="delay commands past the burst and rate; --no-flood-control handles every"
         " command at once (trusted bots, benchmarks), with no RecvQ (default: on)",
     )
@@ -203,19 +205,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     history = parser.add_argument_group("history")
     history.add_argument(
         "--db",
-        default=DEFAULT_DB,
         metavar="PATH",
         help=(
             "SQLite file that keeps the chat history across restarts"
-            " (default: %(default)s in the current directory; :memory: keeps nothing)"
+            f" (default: {DEFAULT_DB} in the current directory; :memory: keeps nothing)"
         ),
     )
     history.add_argument(
         "--history-replay",
         type=int,
-        default=defaults.history_replay,
         metavar="N",
-        help="messages of a channel replayed to whoever joins it; 0: none (default: %(default)s)",
+        help="messages of a channel replayed to whoever joins it; 0: none"
+        f" (default: {defaults['history_replay']})",
     )
     history.add_argument(
         "--history-max-age",
@@ -230,87 +231,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     history.add_argument(
         "--no-history",
-        action="store_true",
+        dest="history",
+        action="store_false",
         help="store nothing, replay nothing, no CHATHISTORY",
     )
+    accounts_cli.add_server_arguments(parser)
     add_cluster_arguments(parser)
     parser.add_argument(
+        "--oper",
+        action="append",
+        default=argparse.SUPPRESS,
+        metavar="NAME:HASH",
+        help="a server operator: OPER NAME <password>; HASH is made by"
+        " 'triochat hash-password' (repeat for more operators)",
+    )
+    metrics = parser.add_argument_group("metrics and health")
+    metrics.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="serve /metrics, /healthz and /readyz over HTTP on this port (0 picks a free one;"
+        " default: off)",
+    )
+    metrics.add_argument(
+        "--metrics-host",
+        metavar="ADDRESS",
+        help=f"address of the metrics endpoint (default: {defaults['metrics_host']})",
+    )
+    logs = parser.add_argument_group("logging")
+    logs.add_argument(
         "--log-level",
-        default="INFO",
-        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        help="logging threshold for messages on stderr (default: INFO)",
+        metavar="LEVEL",
+        help="debug, info, warning or error, in any case (default: info); on stderr",
     )
-
-
-def config_from_args(args: argparse.Namespace) -> ServerConfig:
-    """Turn parsed options into a :class:`ServerConfig`; raise ``ValueError`` if invalid."""
-    motd: tuple[str, ...] | None = DEFAULT_MOTD
-    if args.motd_file is not None:
-        try:
-            motd = tuple(args.motd_file.read_text(encoding="utf-8").splitlines()) or None
-        except (OSError, UnicodeDecodeError) as error:
-            raise ValueError(f"cannot read the MOTD file {args.motd_file}: {error}") from None
-    for name in ("server_name", "network_name"):
-        value = getattr(args, name)
-        if not value or any(c in value for c in " \r\n\0:,!@"):
-            raise ValueError(f"--{name.replace('_', '-')} must be one word: {value!r}")
-    if args.password is not None and any(c in args.password for c in " \r\n\0"):
-        raise ValueError("the password cannot contain spaces or line breaks")
-    for name in ("registration_timeout", "ping_interval", "ping_timeout", "handshake_timeout"):
-        if getattr(args, name) <= 0:
-            raise ValueError(f"--{name.replace('_', '-')} must be positive")
-    for name in ("max_clients", "max_per_ip"):
-        if getattr(args, name) < 0:
-            raise ValueError(f"--{name.replace('_', '-')} must be 0 (no limit) or more")
-    for name in ("max_channels", "flood_burst"):
-        if getattr(args, name) < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be positive")
-    for name in ("flood_rate", "flood_max_lag"):
-        if getattr(args, name) <= 0:
-            raise ValueError(f"--{name.replace('_', '-')} must be positive")
-    if args.stats_interval is not None and args.stats_interval <= 0:
-        raise ValueError("--stats-interval must be positive")
-    for name in ("sendq", "recvq"):
-        if getattr(args, name) < MIN_QUEUE_BYTES:
-            raise ValueError(f"--{name} must be at least {MIN_QUEUE_BYTES} bytes (one line)")
-    if args.history_replay < 0:
-        raise ValueError("--history-replay must be 0 or more")
-    if args.history_max_per_channel is not None and args.history_max_per_channel < 1:
-        raise ValueError("--history-max-per-channel must be positive")
-    max_age = None if args.history_max_age is None else parse_duration(args.history_max_age)
-    return ServerConfig(
-        server_name=args.server_name,
-        network_name=args.network_name,
-        password=args.password,
-        motd=motd,
-        registration_timeout=args.registration_timeout,
-        ping_interval=args.ping_interval,
-        ping_timeout=args.ping_timeout,
-        handshake_timeout=args.handshake_timeout,
-        history=not args.no_history,
-        history_db=args.db,
-        history_replay=args.history_replay,
-        history_max_age=max_age,
-        history_max_per_channel=args.history_max_per_channel,
-        max_clients=args.max_clients or None,
-        max_per_ip=args.max_per_ip or None,
-        max_channels=args.max_channels,
-        sendq_bytes=args.sendq,
-        recvq_bytes=args.recvq,
-        flood_control=args.flood_control,
-        flood_burst=args.flood_burst,
-        flood_rate=args.flood_rate,
-        flood_max_lag=args.flood_max_lag,
-        stats_interval=args.stats_interval,
+    logs.add_argument(
+        "--log-format",
+        metavar="FORMAT",
+        help="text, or json: one JSON object per line (default: text)",
     )
-
-
-def parse_duration(text: str) -> float:
-    """``30d``, ``12h``, ``90m``, ``45s`` or plain seconds, in seconds; ``ValueError`` if not."""
-    match = _DURATION.fullmatch(text.strip().lower())
-    if match is None or float(match[1]) <= 0:
-        raise ValueError(f"--history-max-age must be a positive duration like 30d or 12h: {text!r}")
-    return float(match[1]) * _SECONDS_PER_UNIT[match[2]]
 
 
 def open_history(config: ServerConfig) -> HistoryStore | None:
@@ -323,36 +281,6 @@ def open_history(config: ServerConfig) -> HistoryStore | None:
         raise HistoryError(
             f"cannot open the history database {config.history_db}: {error}"
         ) from None
-
-
-def _raise_file_limit() -> int:
-    """Allow as many connections as the hard limit permits (the soft limit is often 1024).
-
-    Return the open-file limit now in force.
-    """
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-        except (OSError, ValueError) as error:
-            log.warning("could not raise the open-file limit from %d: %s", soft, error)
-            return soft
-        soft = hard
-    log.info("open-file limit: %d (about as many clients)", soft)
-    return soft
-
-
-def fit_file_limit(config: ServerConfig, file_limit: int) -> ServerConfig:
-    """``config`` with ``max_clients`` lowered to what the open-file limit allows.
-
-    Past that limit the server could not even accept a connection to refuse
-    it; below it, a client past the limit is told why.
-    """
-    room = max(1, file_limit - SPARE_FILES)
-    if config.max_clients is None or config.max_clients > room:
-        log.info("max clients: %d (the open-file limit is %d)", room, file_limit)
-        return replace(config, max_clients=room)
-    return config
 
 
 def _address(listener: trio.abc.Listener[Any]) -> str:
@@ -377,50 +305,95 @@ async def _watch_signals(
 
 
 async def open_listeners(
-    host: str, port: int | None, tls_port: int | None, context: ssl.SSLContext | None
+    host: str, port: int | None, tls_port: int | None, tls: TlsContextHolder | None
 ) -> list[trio.abc.Listener[Any]]:
-    """Plain listeners on ``port`` and TLS ones on ``tls_port``, whichever are given."""
+    """Plain listeners on ``port`` and TLS ones on ``tls_port``, whichever are given.
+
+    TLS listeners read their context from ``tls`` at each accept, so a reload
+    can swap the certificate for new handshakes.
+    """
     listeners: list[trio.abc.Listener[Any]] = []
     if port is not None:
         listeners += await trio.open_tcp_listeners(port, host=host)
-    if tls_port is not None and context is not None:
+    if tls_port is not None and tls is not None:
         for listener in await trio.open_tcp_listeners(tls_port, host=host):
-            listeners.append(trio.SSLListener(listener, context))
+            listeners.append(SwappableTlsListener(listener, tls))
     return listeners
 
 
 def _describe(listener: trio.abc.Listener[Any]) -> str:
-    if isinstance(listener, trio.SSLListener):
+    if isinstance(listener, SwappableTlsListener | trio.SSLListener):
         return f"{_address(listener.transport_listener)} (TLS)"
     return _address(listener)
 
 
 async def run_server(
-    config: ServerConfig,
-    host: str,
-    port: int | None,
+    launch: Launch,
     *,
-    tls_port: int | None = None,
-    tls_context: ssl.SSLContext | None = None,
+    tls: TlsContextHolder | None = None,
     store: HistoryStore | None = None,
+    reloader_args: argparse.Namespace | None = None,
+    file_limit: int | None = None,
+    web: WebOptions | None = None,
     cluster: Callable[[ServerState, Delivery], Replication] | None = None,
 ) -> int:
     """Listen, announce every bound address on stdout, and serve until told to stop.
 
-    The server saves its queued history to ``store`` and closes it on the way out.
+    The server saves its queued history to ``store`` and closes it on the way
+    out. SIGHUP re-reads ``launch.config_file`` (with ``reloader_args``'s flags
+    still winning) and applies what can change without dropping anyone. With
+    ``launch.metrics_port``, /metrics, /healthz and /readyz are served too.
+    ``cluster`` makes the server a node of a cluster (``--cluster``).
     """
+    host, port, tls_port = launch.host, launch.port, launch.tls_port
     async with trio.open_nursery() as nursery:
         stop = trio.Event()
         await nursery.start(_watch_signals, stop, nursery.cancel_scope)
+        server = ChatServer(launch.server, store=store, cluster=cluster)
         try:
-            listeners = await open_listeners(host, port, tls_port, tls_context)
+            listeners = await open_listeners(host, port, tls_port, tls)
+            web_listeners = [] if web is None else await web.open(host, tls)
         except OSError as error:
             print(f"triochat: cannot listen on {host}: {error.strerror}", file=sys.stderr)
             nursery.cancel_scope.cancel()
             return 1
+        metrics_address = (
+            None if launch.metrics_port is None else (launch.metrics_host, launch.metrics_port)
+        )
+        try:
+            ops = await open_ops_listeners(*metrics_address) if metrics_address else []
+        except OSError as error:
+            where = "{}:{}".format(*metrics_address) if metrics_address else ""
+            print(f"triochat: cannot serve metrics on {where}: {error.strerror}", file=sys.stderr)
+            for listener in listeners:
+                await listener.aclose()
+            nursery.cancel_scope.cancel()
+            return 1
+        if reloader_args is not None:
+            adjust = None if file_limit is None else partial(fit_file_limit, file_limit=file_limit)
+            reloader = Reloader(server, launch, reloader_args, tls=tls, adjust=adjust)
+            server.services.reload = reloader.reload
+            await nursery.start(reloader.watch)
         for listener in listeners:
             print(f"triochat: listening on {_describe(listener)}", flush=True)
-        await serve(listeners, config, store=store, cluster=cluster, shutdown_trigger=stop.wait)
+        for listener in web_listeners:
+            print(f"triochat: web client at {web_url(listener)}", flush=True)
+        endpoint = OpsEndpoint(server)
+        if ops:
+            await nursery.start(serve_ops, endpoint, ops)
+            for listener in ops:
+                print(f"triochat: metrics on http://{_address(listener)}/metrics", flush=True)
+        if web is not None:
+            await serve_chat_and_web(
+                server,
+                listeners,
+                web_listeners,
+                web.policy,
+                ops=endpoint,
+                shutdown_trigger=stop.wait,
+            )
+        else:
+            await server.serve(listeners, shutdown_trigger=stop.wait)
         nursery.cancel_scope.cancel()
     log.info("stopped")
     return 0
@@ -429,30 +402,48 @@ async def run_server(
 def run(args: argparse.Namespace) -> int:
     """Run ``triochat serve``."""
     try:
-        if args.cluster is not None and args.db == DEFAULT_DB:
-            args.db = cluster_db(args)  # nodes started in one directory keep apart histories
-        config = config_from_args(args)
-        tls_context = server_context(args.cert, args.key) if args.tls else None
-        cluster = cluster_from_args(args)
-        store = open_history(config)
+        launch = load(args)
+    except ConfigError as error:
+        print(f"triochat serve: {error}", file=sys.stderr)
+        return 2
+    try:
+        web = WebOptions.from_settings(launch.web, tls=launch.tls_port is not None)
+        tls = None
+        if launch.tls_port is not None or (web is not None and web.needs_certificate):
+            tls = TlsContextHolder(server_context(launch.cert, launch.key))
+            accounts_cli.request_client_certs(tls.context, launch.client_ca)
+        elif launch.client_ca is not None:
+            raise ValueError("--client-ca only makes sense with --tls")
+        cluster = cluster_from_settings(launch.cluster)
+        store = open_history(launch.server)
+        if launch.server.accounts:
+            accounts_cli.check_store(launch.server.history_db)
     except (ValueError, TlsSetupError, HistoryError) as error:
         print(f"triochat serve: {error}", file=sys.stderr)
         return 2
-    port = args.port if args.port is not None or args.tls else DEFAULT_PORT
-    config = fit_file_limit(config, _raise_file_limit())
+    logs.configure(launch.log_level, launch.log_format)
+    for warning in launch.warnings:
+        log.warning("%s", warning)
+    file_limit = raise_file_limit()
+    # SIGHUP means "reload" only while the watcher runs; before it starts and after it
+    # stops (trio re-raises signals it had not handled yet) it must not kill the server.
+    hangup_before = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    launch = replace(launch, server=fit_file_limit(launch.server, file_limit))
     try:
         return trio.run(
             partial(
                 run_server,
-                config,
-                args.host,
-                port,
-                tls_port=args.tls_port if args.tls else None,
-                tls_context=tls_context,
+                launch,
+                tls=tls,
                 store=store,
+                reloader_args=args,
+                file_limit=file_limit,
+                web=web,
                 cluster=cluster,
             )
         )
     finally:
         if store is not None:
             store.close()  # already closed by the server, unless it never started
+        signal.signal(signal.SIGHUP, hangup_before)  # for a server run in process (tests)
+        logs.reset()

@@ -35,6 +35,8 @@ from .._irc.wire import LINE_TOO_LONG, LineReader
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
+    from .._client.sasl import Credentials
+
 __all__ = ["read_input_lines", "run_in_terminal", "write_display_lines"]
 
 logger = logging.getLogger("triochat.terminal")
@@ -118,6 +120,7 @@ async def run_in_terminal(
     channel: str | None,
     stdin_fd: int | None = None,
     stdout: TextIO | None = None,
+    login: Credentials | None = None,
 ) -> int:
     """Chat over ``stream`` with the user at this terminal (or pipe).
 
@@ -141,7 +144,7 @@ async def run_in_terminal(
                 session.start_soon(read_input_lines, fd, user_send)
                 session.start_soon(_cancel_on_signal, signals, session.cancel_scope)
                 code = await run_client(
-                    stream, user_receive, display_send, nick=nick, channel=channel
+                    stream, user_receive, display_send, nick=nick, channel=channel, login=login
                 )
                 session.cancel_scope.cancel()  # the input thread is abandoned, not joined
     return code

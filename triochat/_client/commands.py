@@ -42,7 +42,16 @@ class Verb(enum.Enum):
     NICK = "nick"
     JOIN = "join"
     PART = "part"
+    TOPIC = "topic"
+    MODE = "mode"
+    BAN = "ban"
+    UNBAN = "unban"
+    INVITE = "invite"
+    KICK = "kick"
+    OPER = "oper"
     QUIT = "quit"
+    REGISTER = "register"
+    IDENTIFY = "identify"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +80,20 @@ COMMANDS: Final[tuple[CommandSpec, ...]] = (
     CommandSpec(Verb.NICK, "nick", None, "NEW", "change your nickname"),
     CommandSpec(Verb.JOIN, "join", None, "#CHANNEL", "join a channel and talk there"),
     CommandSpec(Verb.PART, "part", None, "[#CHANNEL]", "leave a channel (the current one)"),
+    CommandSpec(Verb.TOPIC, "topic", None, "[#CHANNEL] [TEXT]", "show or set the topic"),
+    CommandSpec(
+        Verb.MODE, "mode", None, "[TARGET] [+/-MODES [ARGS]]", "show or change modes (+imnpst...)"
+    ),
+    CommandSpec(Verb.BAN, "ban", None, "[#CHANNEL] NICK|MASK", "ban from the channel (+b)"),
+    CommandSpec(Verb.UNBAN, "unban", None, "[#CHANNEL] NICK|MASK", "lift a ban (-b)"),
+    CommandSpec(Verb.INVITE, "invite", None, "NICK [#CHANNEL]", "invite NICK into a channel"),
+    CommandSpec(Verb.KICK, "kick", None, "[#CHANNEL] NICK [REASON]", "remove NICK from a channel"),
+    CommandSpec(Verb.OPER, "oper", None, "NAME PASSWORD", "log in as a server operator"),
     CommandSpec(Verb.QUIT, "quit", "exit", "[REASON]", "leave the server"),
+    CommandSpec(
+        Verb.REGISTER, "register", None, "PASSWORD [EMAIL]", "register your nick as an account"
+    ),
+    CommandSpec(Verb.IDENTIFY, "identify", None, "[ACCOUNT] PASSWORD", "log in to your account"),
 )
 
 _BY_SLASH: Final = {spec.slash: spec.verb for spec in COMMANDS if spec.slash}

@@ -29,6 +29,7 @@ __all__ = [
     "Joined",
     "LagMeasured",
     "Left",
+    "LoggedIn",
     "MemberJoined",
     "MemberLeft",
     "MemberModes",
@@ -89,6 +90,13 @@ class Registered:
 
     nick: str
     server: str
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedIn:
+    """The server says we are logged in to ``account``."""
+
+    account: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +249,7 @@ Event = (
     | HistoryStarted
     | HistoryEnded
     | LagMeasured
+    | LoggedIn
     | ConnectionLost
     | Connecting
     | Reconnecting

@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING, Final
 
 import trio
 
+from .base import local_now
 from .commands import Command, Verb, parse_input
-from .core import ClientCore, local_now
+from .core import ClientCore
 from .events import Connecting, InfoLine, Reconnecting, UserInput
 from .session import DEFAULT_TIMEOUTS, ClientTimeouts, ConnectError, _Session
 
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from .events import Event
+    from .sasl import Credentials
 
 __all__ = ["DEFAULT_BACKOFF", "HISTORY_CAPS", "Backoff", "run_chat"]
 
@@ -83,6 +85,7 @@ async def run_chat(
     clock: Callable[[], datetime] = local_now,
     rng: Callable[[], float] = random.random,
     first_failure_is_fatal: bool = False,
+    login: Credentials | None = None,
 ) -> int:
     """Chat until the user leaves, connecting again whenever the connection is lost.
 
@@ -97,6 +100,7 @@ async def run_chat(
         channel: joined first; a reconnection joins every room of the last session.
         first_failure_is_fatal: raise, rather than retry, when the very first
             connection attempt fails (the CLI then says why and exits).
+        login: an account to log in to with SASL on every connection.
 
     Returns:
         0: the user left.
@@ -121,6 +125,8 @@ async def run_chat(
                 extra_caps=HISTORY_CAPS,
                 nick_fallback=attempt > 0,
                 monotonic=trio.current_time,
+                login=login,
+                secure=isinstance(stream, trio.SSLStream),
             )
             session = _Session(
                 core, stream, None, timeouts, events=events, lag_interval=lag_interval

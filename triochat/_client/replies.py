@@ -44,7 +44,11 @@ _PHRASES: Final[Mapping[str, str]] = {
     rpl.ERR_NOTREGISTERED: "the server has not finished registering you yet",
     rpl.ERR_NEEDMOREPARAMS: "not enough parameters for {0}",
     rpl.ERR_ALREADYREGISTERED: "you are already registered",
-    rpl.ERR_PASSWDMISMATCH: "the server password is wrong",
+    rpl.ERR_PASSWDMISMATCH: "the password is wrong",
+    rpl.ERR_YOUREBANNEDCREEP: "you are banned from this server",
+    rpl.ERR_BANLISTFULL: "the {1} list of {0} is full",
+    rpl.ERR_INVALIDKEY: "that key cannot be used for {0}",
+    rpl.ERR_INVALIDMODEPARAM: "{0}: +{1} cannot be set to {2}",
     "471": "cannot join {0}: the channel is full",  # ERR_CHANNELISFULL
     rpl.ERR_UNKNOWNMODE: "unknown mode {0}",
     "473": "cannot join {0}: it is invite only",  # ERR_INVITEONLYCHAN

@@ -25,15 +25,17 @@ import trio
 
 from .._irc.wire import LINE_TOO_LONG, LineReader, RemoteProtocolError, parse
 from .._tls import describe_verification_error
-from .core import ClientCore, Phase, local_now
+from .base import Phase, local_now
+from .core import ClientCore
 from .events import UserInput
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from datetime import datetime
 
-    from .core import Effects
+    from .base import Effects
     from .events import Event
+    from .sasl import Credentials
 
 __all__ = ["DEFAULT_TIMEOUTS", "ClientTimeouts", "ConnectError", "connect", "run_client"]
 
@@ -115,6 +117,7 @@ async def run_client(
     channel: str | None = "#lobby",
     timeouts: ClientTimeouts = DEFAULT_TIMEOUTS,
     clock: Callable[[], datetime] = local_now,
+    login: Credentials | None = None,
 ) -> int:
     """Chat over ``stream`` until the user leaves or the server goes away.
 
@@ -128,6 +131,7 @@ async def run_client(
         channel: joined after registration; ``None`` joins nothing.
         timeouts: bounds on every wait for the server.
         clock: local time, for the stamp of lines the server did not stamp.
+        login: an account to log in to with SASL (PLAIN only if ``stream`` is TLS).
 
     Returns:
         0 when the user left (``/quit``, or end of input), 1 when the server
@@ -136,7 +140,8 @@ async def run_client(
     If cancelled, the client still says ``QUIT`` and waits (shielded, at most
     ``timeouts.close``) for the server to close, then re-raises.
     """
-    core = ClientCore(nick=nick, channel=channel, clock=clock)
+    secure = isinstance(stream, trio.SSLStream)
+    core = ClientCore(nick=nick, channel=channel, clock=clock, login=login, secure=secure)
     session = _Session(core, stream, display, timeouts)
     return await session.run(user_lines)
 

@@ -21,6 +21,7 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Final
 
+from .._irc.modes import ModeSyntax, parse_modes
 from .._irc.names import casefold, is_channel
 from .commands import COMMANDS
 from .events import (
@@ -33,6 +34,7 @@ from .events import (
     Joined,
     LagMeasured,
     Left,
+    LoggedIn,
     MemberJoined,
     MemberLeft,
     MemberModes,
@@ -69,11 +71,10 @@ __all__ = [
 STATUS: Final = "*"
 #: Lines each window keeps.
 MAX_LINES: Final = 5000
+#: How mode strings are read: the common syntax (lists, keys, limits; q a o h v).
+MODE_SYNTAX: Final = ModeSyntax()
 #: Member prefixes, most powerful first (owner, admin, op, halfop, voice).
-PREFIXES: Final = "~&@%+"
-_PREFIX_MODES: Final = {"q": "~", "a": "&", "o": "@", "h": "%", "v": "+"}
-_MODES_WITH_ARG: Final = frozenset("beIk")  # in both directions
-_MODES_WITH_ARG_WHEN_SET: Final = frozenset("lfjL")
+PREFIXES: Final = "".join(symbol for _, symbol in MODE_SYNTAX.prefixes)
 
 ViewLine = ChatLine | InfoLine
 
@@ -170,6 +171,8 @@ class ChatView:
         self.windows: dict[str, Window] = {STATUS: status}
         self.current = STATUS
         self.nick = ""
+        #: The account we are logged in to, if any (shown on the status line).
+        self.account: str | None = None
         self.server = ""
         self.lag: float | None = None
         self.connected = False
@@ -252,6 +255,9 @@ class ChatView:
                 self.nick, self.server = nick, server
                 self.connected, self.state = True, "connected"
                 update.status = True
+            case LoggedIn(account):
+                self.account = account
+                update.status = True
             case Joined(channel):
                 self._joined(channel, update)
             case Left(channel):
@@ -306,6 +312,7 @@ class ChatView:
                 self.lag = seconds
                 update.status = True
             case ConnectionLost():
+                self.account = None  # a new connection logs in again
                 self._connection_lost(event, update)
             case Connecting(attempt):
                 self.state = "connecting" if attempt == 0 else f"reconnecting (attempt {attempt})"
@@ -434,21 +441,16 @@ def _kind_of(name: str) -> WindowKind:
 def _apply_modes(window: Window, modes: str, args: Sequence[str]) -> bool:
     """Apply a channel ``MODE`` to the member prefixes; True if one changed."""
     changed = False
-    adding = True
-    remaining = iter(args)
-    for mode in modes:
-        if mode in "+-":
-            adding = mode == "+"
-        elif mode in _PREFIX_MODES:
-            member = window.members.get(casefold(next(remaining, "")))
-            if member is not None:
-                changed = True
-                prefix = _PREFIX_MODES[mode]
-                kept = member.prefixes.replace(prefix, "")
-                wanted = kept + prefix if adding else kept
-                member.prefixes = "".join(p for p in PREFIXES if p in wanted)
-        elif mode in _MODES_WITH_ARG or (adding and mode in _MODES_WITH_ARG_WHEN_SET):
-            next(remaining, None)
+    for change in parse_modes(MODE_SYNTAX, modes, args):
+        if not MODE_SYNTAX.is_prefix(change.letter):
+            continue
+        member = window.members.get(casefold(change.param or ""))
+        if member is not None:
+            changed = True
+            prefix = MODE_SYNTAX.symbol(change.letter)
+            kept = member.prefixes.replace(prefix, "")
+            wanted = kept + prefix if change.adding else kept
+            member.prefixes = "".join(p for p in PREFIXES if p in wanted)
     return changed
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "Quit",
     "Topic",
     "UserInfo",
+    "UserModes",
     "decode",
     "decode_batch",
     "encode",
@@ -59,6 +60,9 @@ class Topic:
     at: float
     #: The channel's modes without parameters (``"nt"``).
     modes: str = ""
+    #: ``+k`` and ``+l``, when set.
+    key: str | None = None
+    limit: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +93,19 @@ class Quit:
     node: str
     conn: int
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class UserModes:
+    """A user of ``node`` now has exactly these user modes (``OPER`` gave it ``+o``).
+
+    OPER itself never enters the log (its password would be stored in Redis):
+    its origin checks the password and publishes only the outcome.
+    """
+
+    node: str
+    conn: int
+    modes: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,12 +144,13 @@ class Bye:
     reason: str
 
 
-Event: TypeAlias = "Line | Intro | Quit | Hello | Burst | Lost | Bye"
+Event: TypeAlias = "Line | Intro | Quit | UserModes | Hello | Burst | Lost | Bye"
 
 _KINDS: dict[str, type[Any]] = {
     "line": Line,
     "intro": Intro,
     "quit": Quit,
+    "umodes": UserModes,
     "hello": Hello,
     "burst": Burst,
     "lost": Lost,
@@ -178,9 +196,13 @@ def encode(event: Event) -> str:
         data["user"] = _user_json(event.user)
     elif isinstance(event, Quit):
         data.update(conn=event.conn, reason=event.reason)
+    elif isinstance(event, UserModes):
+        data.update(conn=event.conn, modes=event.modes)
     elif isinstance(event, Burst):
         data["users"] = [_user_json(user) for user in event.users]
-        data["topics"] = [[t.channel, t.text, t.by, t.at, t.modes] for t in event.topics]
+        data["topics"] = [
+            [t.channel, t.text, t.by, t.at, t.modes, t.key, t.limit] for t in event.topics
+        ]
     elif isinstance(event, Lost | Bye):
         data["reason"] = event.reason
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
@@ -215,13 +237,28 @@ def _event(data: dict[str, Any]) -> Event:
         return Intro(node, _user(data["user"]))
     if kind is Quit:
         return Quit(node, int(data["conn"]), str(data["reason"]))
+    if kind is UserModes:
+        return UserModes(node, int(data["conn"]), str(data["modes"]))
     if kind is Burst:
         users = tuple(_user(user) for user in data["users"])
-        topics = tuple(
-            Topic(str(c), str(t), str(b), float(a), str(m)) for c, t, b, a, m in data["topics"]
-        )
+        topics = tuple(_topic(item) for item in data["topics"])
         return Burst(node, users, topics)
     if kind is Hello:
         return Hello(node)
     event: Lost | Bye = kind(node, str(data["reason"]))
     return event
+
+
+def _topic(item: list[Any]) -> Topic:
+    """A burst's channel entry; a node of an older version sends no key and limit."""
+    channel, text, by, at, modes, *rest = item
+    key, limit = [*rest, None, None][:2]
+    return Topic(
+        str(channel),
+        str(text),
+        str(by),
+        float(at),
+        str(modes),
+        None if key is None else str(key),
+        None if limit is None else int(limit),
+    )

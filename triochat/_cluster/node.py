@@ -28,11 +28,12 @@ import trio
 from .._irc import numerics as rpl
 from .._irc.names import casefold, valid_nick
 from .._irc.wire import Message, serialize
+from .._state.accounts import SERVICE_NICKS
 from .._state.effects import NickClaim
 from .bus import BusUnavailable
-from .events import Bye, Hello, Line, Lost, Quit
+from .events import Bye, Hello, Line, Lost, Quit, UserModes
 from .outgoing import MAX_IN_FLIGHT, Outgoing
-from .replica import Replica, introduction
+from .replica import REMOVES_USERS, Replica, introduction
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -49,9 +50,31 @@ __all__ = ["REPLICATED", "ClusterNode", "NodeSettings"]
 log = logging.getLogger("triochat.cluster")
 
 #: Commands of registered users that change what other nodes see: they go through the log.
+#: Never a command that carries a password (OPER, AUTHENTICATE, REGISTER, NICKSERV, and
+#: PRIVMSG to NickServ): those stay on the node, and only what they change is shared.
 REPLICATED: Final = frozenset(
-    {"JOIN", "PART", "KICK", "TOPIC", "MODE", "PRIVMSG", "NOTICE", "TAGMSG", "NICK", "AWAY"}
+    {
+        "JOIN",
+        "PART",
+        "KICK",
+        "TOPIC",
+        "MODE",
+        "PRIVMSG",
+        "NOTICE",
+        "TAGMSG",
+        "NICK",
+        "AWAY",
+        "INVITE",
+        "KILL",
+        "WALLOPS",
+        "KLINE",
+        "DLINE",
+        "UNKLINE",
+        "UNDLINE",
+    }
 )
+#: Handled on this node, then the user modes it gave are published (never the password).
+_LOCAL_THEN_MODES: Final = frozenset({"OPER"})
 _DOWN_NOTICE: Final = (
     "*** This server lost its link to the rest of the network. You stay connected;"
     " what you send is refused (not lost silently) until the link is back."
@@ -96,20 +119,31 @@ class ClusterNode:
         #: What this node's users send to the log, and their lines in flight.
         self.outgoing = Outgoing(settings.name)
         self._told_down = False
+        #: Log events applied here (a metric).
+        self.events_applied = 0
 
     @property
     def up(self) -> bool:
+        """True while the link to the store is up (``/readyz`` reports it)."""
         return self.bus is not None
+
+    @property
+    def append_seconds(self) -> float | None:
+        """The round trip of the last append to the log (a metric), None before the first."""
+        return self.outgoing.append_seconds
 
     def owner(self, conn: ConnId | int) -> str:
         return f"{self.name}:{self._run}:{conn}"
 
     # -- what the server layer calls -----------------------------------------
 
-    def intercepts(self, conn: ConnId, command: str) -> bool:
-        """True if this command of ``conn`` must go through the log (see :data:`REPLICATED`)."""
-        if command not in REPLICATED and command != "QUIT":
+    def intercepts(self, conn: ConnId, message: Message) -> bool:
+        """True if ``message`` of ``conn`` must go through the log (see :data:`REPLICATED`)."""
+        command = message.command
+        if command not in REPLICATED and command != "QUIT" and command not in _LOCAL_THEN_MODES:
             return False
+        if command == "PRIVMSG" and casefold(message.param(0)) in SERVICE_NICKS:
+            return False  # /msg NickServ IDENTIFY <password>: handled here, never logged
         return self.state.is_registered(conn)
 
     async def submit(self, conn: ConnId, message: Message) -> None:
@@ -121,6 +155,9 @@ class ClusterNode:
             self.departed(conn, f"Quit: {reason}" if reason else "Quit")
             self._apply(self.state.handle(conn, message))
             return
+        if command in _LOCAL_THEN_MODES:
+            await self._local_then_modes(conn, message)
+            return
         bus = self.bus
         if bus is None:
             self._refuse(conn, command)
@@ -131,6 +168,19 @@ class ClusterNode:
         if len(self.outgoing.in_flight(conn)) >= MAX_IN_FLIGHT:
             await self.settle(conn)
         self._send(conn, message)
+
+    async def _local_then_modes(self, conn: ConnId, message: Message) -> None:
+        """Handle OPER here (its password stays on this node); share the user modes it gave."""
+        await self.settle(conn)
+        client = self.state.network.clients.get(conn)
+        if client is None:  # removed meanwhile (a KILL from elsewhere)
+            return
+        before = set(client.modes)
+        for ask in self.delivery.apply(self.state.handle(conn, message)):
+            await self.delivery.answer(ask)  # the password check
+        if client.modes != before and conn in self.state.network.clients:
+            modes = "".join(sorted(client.modes))
+            self.outgoing.event(UserModes(self.name, int(conn), modes))
 
     def _send(self, conn: ConnId, message: Message) -> Pending:
         text = serialize(message).decode(errors="replace").rstrip("\r\n")
@@ -183,27 +233,29 @@ class ClusterNode:
             return
         self.outgoing.quit(Quit(self.name, int(conn), reason), casefold(client.nick))
 
-    async def claim(self, ask: Ask) -> None:
-        """Answer a :class:`NickClaim`: claim the nick in the store, then introduce the user."""
+    async def claim(self, ask: Ask) -> list[Effect]:
+        """Answer a :class:`NickClaim`: claim the nick in the store, then introduce the user.
+
+        The state's effects are returned for the delivery to carry out (and to
+        answer any question they ask in turn).
+        """
         question = ask.question
         assert isinstance(question, NickClaim)
         conn = ask.conn
         bus = self.bus
         if bus is None:
-            self._apply(self.state.unanswered(conn, question))
-            return
+            return self.state.unanswered(conn, question)
         try:
             granted = await bus.claim(casefold(question.nick), self.owner(conn))
         except BusUnavailable:
-            self._apply(self.state.unanswered(conn, question))
-            return
+            return self.state.unanswered(conn, question)
         effects = self.state.answer(conn, question, granted)
         if self.state.is_registered(conn):
             self.replica.local(conn)
             client = self.state.network.clients[conn]
             with contextlib.suppress(BusUnavailable):  # else the next burst introduces it
                 await bus.publish(introduction(self.name, client))
-        self._apply(effects)
+        return effects
 
     def _apply(self, effects: list[Effect]) -> None:
         for ask in self.delivery.apply(effects):
@@ -334,7 +386,19 @@ class ClusterNode:
                     # Free the nicks before anyone hears the QUITs, so they can be taken at once.
                     for client in self.replica.users_of(event.node):
                         await bus.release_node(casefold(client.nick), event.node)
-                self._apply(self.replica.apply(entry_id, event))
+                removes = isinstance(event, Line) and _command(event.line) in REMOVES_USERS
+                mine = self._local_nicks() if removes else {}
+                asks = self.delivery.apply(self.replica.apply(entry_id, event))
+                self.events_applied += 1
+                for ask in asks:  # a server ban to save: every node keeps it in its own database
+                    with trio.move_on_after(self.settings.confirm_timeout):
+                        await self.delivery.answer(ask)
+                if mine:
+                    # A KILL or a ban took some of our users off: free their nicks now.
+                    left = self._local_nicks()
+                    for nick, conn in mine.items():
+                        if nick not in left:
+                            await bus.release(nick, self.owner(conn))
                 if isinstance(event, Line) and event.node == self.name:
                     self.outgoing.applied(event.token)
                 elif isinstance(event, Hello) and event.node not in ("", self.name):
@@ -356,7 +420,7 @@ class ClusterNode:
             for node, alive in nodes.items():
                 if node != self.name and not alive:
                     await self._declare_lost(bus, node)
-            self.state.network.nodes = sorted({self.name} | {n for n, a in nodes.items() if a})
+            self.state.network.servers = {self.name} | {n for n, a in nodes.items() if a}
             if trio.current_time() - joined_at >= timeout:
                 # Users of nodes that never answered our hello: those nodes are gone.
                 silent = {key[0] for key in self.replica.conns} - self.replica.synced
@@ -384,3 +448,11 @@ class ClusterNode:
                 await bus.forget_node(self.name)
             except BusUnavailable:
                 log.warning("cluster: could not say goodbye; the others will time this node out")
+
+
+def _command(line: str) -> str:
+    """The command of a raw IRC line (after its tags and source), upper-cased."""
+    words = [word for word in line.split(" ", 3)[:3] if word]
+    while words and words[0][0] in "@:":
+        words.pop(0)
+    return words[0].upper() if words else ""

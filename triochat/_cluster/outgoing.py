@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
@@ -63,6 +64,8 @@ class Outgoing:
         self._tokens = itertools.count(1)
         self._pending: dict[int, Pending] = {}
         self._by_conn: dict[ConnId, deque[Pending]] = {}
+        #: Seconds the last append to the log took (a metric); None before the first.
+        self.append_seconds: float | None = None
 
     def line(self, conn: ConnId, command: str, text: str, at: float) -> Pending:
         """Queue a line of ``conn`` for the log."""
@@ -71,6 +74,10 @@ class Outgoing:
         self._by_conn.setdefault(conn, deque()).append(pending)
         self._send.send_nowait((Line(self.node, int(conn), text, at, pending.token), None))
         return pending
+
+    def event(self, event: Event) -> None:
+        """Queue an event that nobody waits for (a user's new modes), in this node's order."""
+        self._send.send_nowait((event, None))
 
     def quit(self, quit_: Quit, nick: str) -> None:
         """Queue a local user's quit; its nick is released once the quit is in the log."""
@@ -128,7 +135,9 @@ class Outgoing:
         while True:
             batch = [await self._receive.receive()]
             batch.extend(self.drain(BATCH_LIMIT - 1))
+            started = time.perf_counter()
             await self.publish(bus, batch, owner)
+            self.append_seconds = time.perf_counter() - started
 
     @staticmethod
     async def publish(

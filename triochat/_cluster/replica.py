@@ -20,7 +20,7 @@ from .._irc.names import casefold
 from .._irc.wire import RemoteProtocolError, parse
 from .._state.effects import ConnId
 from .._state.model import Client
-from .events import Burst, Bye, Hello, Intro, Line, Lost, Quit, Topic, UserInfo
+from .events import Burst, Bye, Hello, Intro, Line, Lost, Quit, Topic, UserInfo, UserModes
 
 if TYPE_CHECKING:
     from .._state.effects import Effect
@@ -28,12 +28,14 @@ if TYPE_CHECKING:
     from .._state.model import Channel
     from .events import Event
 
-__all__ = ["REMOTE_CONN_BASE", "Replica"]
+__all__ = ["REMOTE_CONN_BASE", "REMOVES_USERS", "Replica"]
 
 log = logging.getLogger("triochat.cluster")
 
 #: Remote users get connection ids from here up, never clashing with local connections.
 REMOTE_CONN_BASE: Final = 1 << 48
+#: Replicated commands that may take users off the network on every node at once.
+REMOVES_USERS: Final = frozenset({"KILL", "KLINE", "DLINE"})
 #: Events kept per node while waiting for its burst; older ones are dropped (and logged).
 PENDING_LIMIT: Final = 10_000
 
@@ -98,6 +100,13 @@ class Replica:
             with state.pinned(event.at, ids.__next__):
                 effects = state.handle(conn, message)
             state.replies.effects.extend(effects)
+            if message.command in REMOVES_USERS:
+                self._forget_removed()
+        elif isinstance(event, UserModes):
+            conn = self.conns.get((event.node, event.conn))
+            client = None if conn is None else state.network.clients.get(conn)
+            if client is not None:
+                client.modes = set(event.modes)
         elif isinstance(event, Intro):
             self._introduce(event.node, event.user)
         elif isinstance(event, Quit):
@@ -105,6 +114,12 @@ class Replica:
             if conn is not None:
                 effects = state.disconnect(conn, event.reason)
                 state.replies.effects.extend(effects)
+
+    def _forget_removed(self) -> None:
+        """Drop the ids of users that a replicated command took off the network (KILL, KLINE)."""
+        clients = self.state.network.clients
+        for key in [key for key, conn in self.conns.items() if conn not in clients]:
+            del self.conns[key]
 
     # -- users --------------------------------------------------------------
 
@@ -152,7 +167,9 @@ class Replica:
 
     def users_of(self, node: str) -> list[Client]:
         clients = self.state.network.clients
-        return [clients[conn] for key, conn in self.conns.items() if key[0] == node]
+        return [
+            clients[conn] for key, conn in self.conns.items() if key[0] == node and conn in clients
+        ]
 
     # -- bursts -------------------------------------------------------------
 
@@ -174,6 +191,8 @@ class Replica:
                     channel.topic_by,
                     channel.topic_at,
                     "".join(sorted(channel.modes)),
+                    channel.key,
+                    channel.limit,
                 )
         return Burst(self.node, tuple(users), tuple(topics.values()))
 
@@ -206,6 +225,7 @@ class Replica:
             if all(clients[conn].origin is not None for conn in channel.members):
                 # No member here: this node saw none of its MODE changes; the burst knows.
                 channel.modes = set(topic.modes)
+                channel.key, channel.limit = topic.key, topic.limit
 
     def _memberships(self, client: Client, wanted: dict[str, str]) -> None:
         state = self.state

@@ -1,23 +1,9 @@
-"""Chat history in SQLite, written off the hot path.
+"""Chat history in SQLite: plain synchronous storage, one caller at a time.
 
-Two layers, like the rest of triochat:
-
-* :class:`HistoryStore` is plain synchronous SQLite (stdlib ``sqlite3``): one
-  table, WAL mode, one transaction per batch of messages, and a query per
-  ``CHATHISTORY`` subcommand. It knows nothing of trio and is tested against
-  a real file.
-* :class:`History` is the trio side. The room hands it each message with
-  :meth:`History.record`, a ``send_nowait`` into a bounded channel that
-  never waits; one writer task takes everything queued and saves it in one
-  worker-thread call. Every database call goes through one
-  ``CapacityLimiter(1)``, so the connection is used by one thread at a time.
-  Queries run in the requesting client's task only, and are interrupted
-  (``sqlite3.Connection.interrupt``) if that client stops waiting. On
-  shutdown, what is queued is flushed, within a bound, before the file is
-  closed.
-
-A failing database (read-only, full, corrupt) never stops the chat: the first
-failure is logged clearly, the rest are counted, and recovery is logged too.
+:class:`HistoryStore` uses the stdlib ``sqlite3``: one table, WAL mode, one
+transaction per batch of messages, and a query per ``CHATHISTORY``
+subcommand. It knows nothing of trio and is tested against a real file; the
+trio side that keeps it off the hot path is :mod:`.service`.
 """
 
 from __future__ import annotations
@@ -25,28 +11,25 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-import time
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-import trio
-
-from .._irc.tags import milliseconds
+from .._state.questions import ServerBan
 from .records import Bound, HistoryEntry, HistoryQuery
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Sequence
+    from collections.abc import Sequence
 
-__all__ = ["History", "HistoryError", "HistoryStore", "HistoryUnavailable"]
+__all__ = ["HistoryError", "HistoryStore"]
 
 log = logging.getLogger("triochat.history")
 
 T = TypeVar("T")
 
-SCHEMA_VERSION: Final = 1
+#: 1: messages. 2: server_bans (K-lines and D-lines), added on start to an older file.
+SCHEMA_VERSION: Final = 2
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS messages (
     id INTEGER PRIMARY KEY,
@@ -62,6 +45,15 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 CREATE INDEX IF NOT EXISTS messages_by_key_time ON messages (key, time);
 CREATE INDEX IF NOT EXISTS messages_by_time ON messages (time);
+CREATE TABLE IF NOT EXISTS server_bans (
+    kind TEXT NOT NULL,
+    mask TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    set_by TEXT NOT NULL,
+    set_at REAL NOT NULL,
+    expires REAL,
+    PRIMARY KEY (kind, mask)
+);
 """
 _COLUMNS: Final = (
     "time, msgid, key, target, source, command, text, sender_session, recipient_session"
@@ -210,6 +202,27 @@ class HistoryStore:
                 deleted += cursor.rowcount
         return deleted
 
+    def save_server_ban(self, ban: ServerBan) -> None:
+        """Keep ``ban`` (replacing one of the same kind and mask)."""
+        with self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO server_bans VALUES (?, ?, ?, ?, ?, ?)",
+                (ban.kind, ban.mask, ban.reason, ban.set_by, ban.set_at, ban.expires),
+            )
+
+    def delete_server_ban(self, kind: str, mask: str) -> None:
+        with self._db:
+            self._db.execute("DELETE FROM server_bans WHERE kind = ? AND mask = ?", (kind, mask))
+
+    def server_bans(self, now: float) -> list[ServerBan]:
+        """The server bans still in force at ``now``, oldest first."""
+        rows = self._db.execute(
+            "SELECT kind, mask, reason, set_by, set_at, expires FROM server_bans"
+            " WHERE expires IS NULL OR expires > ? ORDER BY set_at",
+            (now,),
+        )
+        return [ServerBan(*row) for row in rows]
+
     # -- reading ------------------------------------------------------------
 
     def count(self) -> int:
@@ -348,265 +361,3 @@ class _Place:
     after: Position
     before: Position
     at: Position
-
-
-class _Trouble:
-    """One way of failing: logged clearly the first time, then only counted until it recovers."""
-
-    def __init__(self, failure: str, recovery: str) -> None:
-        self._failure = failure
-        self._recovery = recovery
-        self.failing = False
-        self.lost = 0
-
-    def failed(self, error: object, *, lost: int = 0) -> None:
-        if not self.failing:
-            self.failing = True
-            log.error(
-                "%s: %s. The chat goes on; further failures are counted, not logged.",
-                self._failure,
-                error,
-            )
-        self.lost += lost
-
-    def recovered(self) -> None:
-        if self.failing:
-            log.warning("%s (%d message(s) lost meanwhile)", self._recovery, self.lost)
-            self.failing = False
-            self.lost = 0
-
-
-class History:
-    """The trio side of a :class:`HistoryStore`: a writer task, queries, retention.
-
-    Use :meth:`running` around the server's lifetime: it starts the writer
-    (and the pruner, when a retention limit is set), and on the way out
-    flushes what is queued, within ``flush_timeout`` seconds, then closes
-    the store.
-    """
-
-    def __init__(
-        self,
-        store: HistoryStore,
-        *,
-        queue_size: int = 100_000,
-        flush_timeout: float = 10.0,
-        max_age: float | None = None,
-        max_per_key: int | None = None,
-        prune_interval: float = 600.0,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.store = store
-        self._send, self._receive = trio.open_memory_channel[HistoryEntry](queue_size)
-        #: Every database call holds it: one thread uses the connection at a time.
-        self._limiter = trio.CapacityLimiter(1)
-        self._flush_timeout = flush_timeout
-        self._max_age = max_age
-        self._max_per_key = max_per_key
-        self._prune_interval = prune_interval
-        self._clock = clock
-        self._writer_scope = trio.CancelScope()
-        #: Cancelled to save the group gathering now rather than at its deadline.
-        self._gathering: trio.CancelScope | None = None
-        self._accepted = 0  # messages queued so far
-        self._settled = 0  # of those, how many the writer has saved or given up on
-        self._progress = trio.Event()  # set (and replaced) whenever _settled grows
-        #: Messages saved, and messages lost, since the start.
-        self.saved = 0
-        self.lost = 0
-        where = store.path
-        self._saving = _Trouble(f"cannot save messages to {where}", "saving messages works again")
-        self._queueing = _Trouble(
-            "the write queue is full, the database is too slow", "the write queue has room again"
-        )
-        self._reading = _Trouble(f"cannot read {where}", "reading history works again")
-        self._pruning = _Trouble(f"cannot prune {where}", "pruning works again")
-
-    # -- what the room calls --------------------------------------------------
-
-    def record(self, entry: HistoryEntry) -> None:
-        """Queue ``entry`` to be saved; never waits (a full queue drops it, and says so)."""
-        try:
-            self._send.send_nowait(entry)
-        except trio.WouldBlock:
-            self._lose(self._queueing, "queue full", 1)
-        except trio.ClosedResourceError:
-            self._lose(self._saving, "already shut down", 1)
-        else:
-            self._accepted += 1
-            if self._queueing.failing:
-                self._queueing.recovered()
-
-    def _lose(self, trouble: _Trouble, why: object, count: int) -> None:
-        trouble.failed(why, lost=count)
-        self.lost += count
-
-    async def fetch(self, query: HistoryQuery) -> list[HistoryEntry]:
-        """Answer ``query`` once everything queued before it is saved.
-
-        Runs in the asking client's task; if that task stops waiting, the
-        statement is interrupted. Raises :class:`HistoryUnavailable`.
-        """
-        self._save_now()
-        await self._caught_up(self._accepted)
-        try:
-            entries = await self._call(partial(self.store.fetch, query), interruptible=True)
-        except sqlite3.Error as error:
-            self._reading.failed(error)
-            raise HistoryUnavailable(str(error)) from None
-        self._reading.recovered()
-        return entries
-
-    async def recent_channel_messages(self, per_channel: int) -> list[HistoryEntry]:
-        """The last messages of every channel, for the state's replay buffers."""
-        try:
-            return await self._call(partial(self.store.recent_channel_messages, per_channel))
-        except sqlite3.Error as error:
-            self._reading.failed(error)
-            return []
-
-    # -- lifetime -------------------------------------------------------------
-
-    @asynccontextmanager
-    async def running(self) -> AsyncIterator[None]:
-        """Save (and prune) in the background while the body runs; flush and close after."""
-        async with trio.open_nursery() as nursery:
-            writer_done = trio.Event()
-            await nursery.start(self._write_loop, writer_done)
-            if self._max_age is not None or self._max_per_key is not None:
-                nursery.start_soon(self._prune_loop)
-            try:
-                yield
-            finally:
-                with trio.CancelScope(shield=True):
-                    await self._flush(writer_done)
-                    nursery.cancel_scope.cancel()
-                    await self._close()
-
-    async def _flush(self, writer_done: trio.Event) -> None:
-        """Let the writer save everything queued, for at most ``flush_timeout`` seconds."""
-        self._send.close()
-        self._save_now()
-        with trio.move_on_after(self._flush_timeout):
-            await writer_done.wait()
-        if not writer_done.is_set():
-            left = self._receive.statistics().current_buffer_used
-            self._writer_scope.cancel()
-            await writer_done.wait()  # at most the batch in flight
-            self._lose(
-                self._saving, f"shutdown flush timed out after {self._flush_timeout:g} s", left
-            )
-        if self.lost:
-            log.error("%d message(s) were not saved", self.lost)
-        log.info("%d message(s) saved to %s this run", self.saved, self.store.path)
-
-    async def _close(self) -> None:
-        try:
-            await self._call(self.store.close)
-        except sqlite3.Error as error:
-            log.error("closing %s failed: %s", self.store.path, error)
-
-    async def _write_loop(
-        self,
-        writer_done: trio.Event,
-        *,
-        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
-    ) -> None:
-        """Save batches of whatever is queued until the queue is closed and empty.
-
-        Shielded: a server that is cancelled still flushes (see :meth:`_flush`).
-        """
-        try:
-            with self._writer_scope:
-                self._writer_scope.shield = True
-                task_status.started()
-                async for first in self._receive:
-                    # Group commit: let the messages of the next moment join this
-                    # one, so that a steady trickle costs a thread round trip
-                    # and a transaction per group, not per message.
-                    with trio.move_on_after(GROUP_COMMIT_SECONDS) as self._gathering:
-                        await trio.sleep_forever()
-                    self._gathering = None
-                    batch = [first]
-                    while True:
-                        try:
-                            batch.append(self._receive.receive_nowait())
-                        except (trio.WouldBlock, trio.EndOfChannel):
-                            break
-                    await self._save(batch)
-        finally:
-            writer_done.set()
-
-    async def _save(self, batch: list[HistoryEntry]) -> None:
-        try:
-            await self._call(partial(self.store.append_many, batch))
-        except Exception as error:  # whatever the database does, the room goes on
-            self._lose(self._saving, error, len(batch))
-        else:
-            self.saved += len(batch)
-            self._saving.recovered()
-        finally:
-            self._settled += len(batch)
-            self._progress.set()
-            self._progress = trio.Event()
-
-    def _save_now(self) -> None:
-        """End the group commit's wait: someone needs what is queued saved."""
-        if self._gathering is not None:
-            self._gathering.cancel()
-
-    async def settled(self) -> None:
-        """Wait until every message queued so far is saved (or given up on)."""
-        await self._caught_up(self._accepted)
-
-    async def _caught_up(self, accepted: int) -> None:
-        """Wait until the first ``accepted`` messages are saved (or given up on)."""
-        while self._settled < accepted:
-            await self._progress.wait()
-
-    async def _prune_loop(self) -> None:
-        """Apply retention now and then; a pruning failure is logged once and retried later."""
-        while True:
-            cutoff = None
-            if self._max_age is not None:
-                cutoff = milliseconds(self._clock() - self._max_age)
-            prune = partial(self.store.prune, older_than_ms=cutoff, max_per_key=self._max_per_key)
-            try:
-                deleted = await self._call(prune, interruptible=True)
-            except sqlite3.Error as error:
-                self._pruning.failed(error)
-            else:
-                self._pruning.recovered()
-                if deleted:
-                    log.info("retention removed %d message(s)", deleted)
-            await trio.sleep(self._prune_interval)
-
-    async def _call(self, work: Callable[[], T], *, interruptible: bool = False) -> T:
-        """Run one database call under the limiter: in a worker thread, or inline.
-
-        An ``interruptible`` call abandons its thread when cancelled and
-        interrupts the statement it runs, so the limiter comes back at once.
-        """
-        if not self.store.threaded:
-            async with self._limiter:
-                return work()
-        if not interruptible:
-            return await trio.to_thread.run_sync(work, limiter=self._limiter)
-        running = False
-
-        def tracked() -> T:
-            nonlocal running
-            running = True
-            try:
-                return work()
-            finally:
-                running = False
-
-        try:
-            return await trio.to_thread.run_sync(
-                tracked, limiter=self._limiter, abandon_on_cancel=True
-            )
-        except trio.Cancelled:
-            if running:
-                self.store.interrupt()
-            raise

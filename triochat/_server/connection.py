@@ -216,6 +216,7 @@ class Connection:
             now = trio.current_time()
             delay = bucket.take(now)
             if delay:
+                self._server.metrics.flood_delays += 1  # metrics
                 lag = bucket.lag(now, len(queue))
                 limit = self._server.config.flood_max_lag
                 if lag > limit:
@@ -232,7 +233,8 @@ class Connection:
 
     def _excess_flood(self, why: str) -> bool:
         """Disconnect a flooding client, saying which limit it passed; True (must end)."""
-        log.info("connection %d: Excess Flood (%s)", self.conn, why)
+        context = {"conn": self.conn, "address": self.client.host, "nick": self.client.nick}
+        log.info("connection %d: Excess Flood (%s)", self.conn, why, extra=context)
         self.quit_reason = "Excess Flood"
         self.close(f"Closing link: Excess Flood ({why})")
         return True
@@ -244,20 +246,25 @@ class Connection:
         server = self._server
         state = server.state
         delivery = server.delivery
+        metrics = server.metrics
         conn = self.conn
+        registered = self.client.registered
         for line in lines:
             effects: list[Effect]
             if line is LINE_TOO_LONG:
+                metrics.messages_in["invalid"] += 1  # metrics
                 effects = state.reject(conn, LineTooLong("line too long"))
             else:
                 try:
                     message = parse(line)
                 except RemoteProtocolError as error:
+                    metrics.messages_in["invalid"] += 1  # metrics
                     effects = state.reject(conn, error)
                 else:
+                    metrics.message_in(message.command)  # metrics
                     cluster = server.cluster
                     if cluster is not None:
-                        if cluster.intercepts(conn, message.command):
+                        if cluster.intercepts(conn, message):
                             await cluster.submit(conn, message)  # through the cluster's log
                             if self.closing:
                                 return True
@@ -266,6 +273,9 @@ class Connection:
                     effects = state.handle(conn, message)
             for ask in delivery.apply(effects):
                 await delivery.answer(ask)
+            if not registered and self.client.registered:
+                registered = True
+                metrics.registrations += 1  # metrics
             if self.closing:
                 return True
         return False

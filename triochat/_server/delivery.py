@@ -14,19 +14,25 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from .._history.store import HistoryUnavailable
+from .._accounts.service import AccountsUnavailable
+from .._history.records import HistoryQuery
+from .._history.service import HistoryUnavailable
 from .._irc.tags import TAG_VARIANTS, visible_tags
 from .._irc.wire import serialize
 from .._state.effects import Ask, Close, NickClaim, Record, Schedule, Send
+from .._state.questions import ContinueList, PasswordCheck, Rehash, ServerBanChange
 
 if TYPE_CHECKING:
+    from .._accounts.service import AccountService
     from .._config import ServerConfig
-    from .._history.store import History
+    from .._history.service import History
+    from .._ops.metrics import Metrics
     from .._state.effects import ConnId, Effect
     from .._state.machine import ServerState
     from .connection import Connection
     from .fanout import Flusher
     from .replication import Replication
+    from .services import Services
     from .timers import Timers
 
 __all__ = ["Delivery"]
@@ -44,12 +50,20 @@ class Delivery:
         flusher: Flusher,
         timers: Timers,
         history: History | None,
+        metrics: Metrics,
+        services: Services | None = None,
+        accounts: AccountService | None = None,
     ) -> None:
         self.config = config
         self.state = state
         self.flusher = flusher
         self.timers = timers
         self.history = history
+        self.metrics = metrics
+        #: Answers the questions that are not history queries (passwords, bans, LIST).
+        self.services = services
+        #: Answers the accounts' questions (logins, registrations, NickServ).
+        self.accounts = accounts
         #: The connections being served, by id.
         self.connections: dict[ConnId, Connection] = {}
         #: The cluster node, in cluster mode: it answers nick claims.
@@ -75,33 +89,53 @@ class Delivery:
         return questions
 
     async def answer(self, ask: Ask) -> None:
-        """Put ``ask`` to its service and give the state the answer; only the asker waits."""
-        if isinstance(ask.question, NickClaim):
+        """Put ``ask`` to its service and give the state the answer; only the asker waits.
+
+        An answer may bring new questions (the next chunk of a LIST, SCRAM's lookup
+        then its proof): they are answered in turn, before the asker's next line.
+        """
+        pending = [ask]
+        while pending:
+            asked = pending.pop(0)
+            pending[:0] = self.apply(await self._answer_one(asked))
+
+    async def _answer_one(self, ask: Ask) -> list[Effect]:
+        question = ask.question
+        if isinstance(question, NickClaim):  # cluster mode: the node claims it network-wide
             if self.cluster is None:
-                self.apply(self.state.unanswered(ask.conn, ask.question))
-            else:
-                await self.cluster.claim(ask)
-            return
+                return self.state.unanswered(ask.conn, question)
+            return await self.cluster.claim(ask)
+        if isinstance(question, PasswordCheck | ServerBanChange | ContinueList | Rehash):
+            assert self.services is not None, "no services to answer with"
+            result = await self.services.answer(question)
+            return self.state.answer(ask.conn, question, result)
+        if not isinstance(question, HistoryQuery):
+            assert self.accounts is not None, "no account questions without accounts"
+            try:
+                reply = await self.accounts.answer(question)
+            except AccountsUnavailable:
+                return self.state.unanswered(ask.conn, question)
+            return self.state.answer(ask.conn, question, reply)
         assert self.history is not None, "no history questions without history"
         try:
             with trio.fail_after(self.config.history_query_timeout):
-                entries = await self.history.fetch(ask.question)
+                entries = await self.history.fetch(question)
         except (HistoryUnavailable, trio.TooSlowError):
-            effects = self.state.unanswered(ask.conn, ask.question)
-        else:
-            effects = self.state.answer(ask.conn, ask.question, entries)
-        self.apply(effects)
+            return self.state.unanswered(ask.conn, question)
+        return self.state.answer(ask.conn, question, entries)
 
     def fan_out(self, send: Send) -> None:
         """Deliver one message to its targets, serializing it once per tag variant."""
         message = send.message
         connections = self.connections
+        missing = 0  # metrics: nothing counted per recipient, only the rare miss
         variants: list[bytes | None] = [None] * TAG_VARIANTS
         if send.exact_tags:  # tags already chosen for the recipient: one variant for all
             variants = [serialize(message)] * TAG_VARIANTS
         for conn in send.targets:
             connection = connections.get(conn)
             if connection is None:
+                missing += 1
                 continue
             variant = connection.client.tag_variant
             data = variants[variant]
@@ -109,6 +143,7 @@ class Delivery:
                 tags = visible_tags(message.tags, variant)
                 data = variants[variant] = serialize(message, tags=tags)
             connection.outbox.put(data)
+        self.metrics.delivered(message.command, len(send.targets) - missing)  # metrics
 
     def flush(self) -> None:
         """Write out what was delivered now, not at the end of the round (for closing)."""

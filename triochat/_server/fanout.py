@@ -132,26 +132,30 @@ class Outbox:
         self._abandoned = True
         self._pending.clear()
 
-    def write_pending(self) -> None:
-        """Hand everything pending to the kernel or to the writer task, without waiting."""
+    def write_pending(self) -> int:
+        """Hand everything pending to the kernel or to the writer task, without waiting.
+
+        Return how many bytes were handed on (the server's bytes-out metric).
+        """
         pending = self._pending
         if not pending or self._abandoned:
             pending.clear()
-            return
+            return 0
         data = pending[0] if len(pending) == 1 else b"".join(pending)
         pending.clear()
+        size = len(data)
         if self._writer_done is None and self._fd is not None:
             try:
                 written = os.write(self._fd, data)
             except OSError:  # full (EAGAIN), or broken: the writer task will tell which
                 written = 0
             self.queued -= written
-            if written == len(data):
-                return
+            if written == size:
+                return size
             data = data[written:]
         nursery = self._nursery
         if self._writer_done is None and nursery is None:
-            return  # detached: the connection is ending and no writer may start
+            return size - len(data)  # detached: the connection is ending and no writer may start
         if self._backlog is None:
             # Every item is at least one byte and the SendQ bounds the bytes, so
             # this bound is never what refuses an item: the SendQ check is.
@@ -161,6 +165,7 @@ class Outbox:
             assert nursery is not None
             self._writer_done = trio.Event()
             nursery.start_soon(self._write_backlog, self._backlog_reader, self._writer_done)
+        return size
 
     async def _write_backlog(
         self, backlog: trio.MemoryReceiveChannel[bytes] | None, done: trio.Event
@@ -205,6 +210,8 @@ class Flusher:
     def __init__(self) -> None:
         self._outboxes: list[Outbox] = []
         self._wakeup = trio.Event()
+        #: Bytes handed on by every flush so far (counted per write, not per message).
+        self.written = 0
 
     def add(self, outbox: Outbox) -> None:
         """Remember ``outbox`` for the next flush (it has just become non-empty)."""
@@ -215,8 +222,10 @@ class Flusher:
     def flush(self) -> None:
         """Write out everything pending now, without waiting for the next round."""
         outboxes, self._outboxes = self._outboxes, []
+        written = 0
         for outbox in outboxes:
-            outbox.write_pending()
+            written += outbox.write_pending()
+        self.written += written
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Flush once per round in which something was delivered, forever."""

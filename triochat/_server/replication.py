@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     import trio
 
     from .._irc.wire import Message
-    from .._state.effects import Ask, ConnId
+    from .._state.effects import Ask, ConnId, Effect
 
 __all__ = ["Replication"]
 
@@ -22,8 +22,23 @@ __all__ = ["Replication"]
 class Replication(Protocol):
     """A node's replication service, run inside the server's nursery."""
 
-    def intercepts(self, conn: ConnId, command: str) -> bool:
-        """True if ``command`` of ``conn`` goes through the cluster's log instead of the state."""
+    @property
+    def up(self) -> bool:
+        """True while linked to the other nodes (``/readyz``)."""
+        ...
+
+    @property
+    def events_applied(self) -> int:
+        """Log events applied on this node so far (a metric)."""
+        ...
+
+    @property
+    def append_seconds(self) -> float | None:
+        """The round trip of the last append to the log (a metric), None before the first."""
+        ...
+
+    def intercepts(self, conn: ConnId, message: Message) -> bool:
+        """True if ``message`` of ``conn`` is the cluster's to handle, not the state's."""
         ...
 
     async def submit(self, conn: ConnId, message: Message) -> None:
@@ -38,8 +53,8 @@ class Replication(Protocol):
         """``conn`` is about to be forgotten by the state: tell the other nodes (never blocks)."""
         ...
 
-    async def claim(self, ask: Ask) -> None:
-        """Answer a nick claim and carry out the state's effects."""
+    async def claim(self, ask: Ask) -> list[Effect]:
+        """Answer a nick claim; the state's effects, for the delivery to carry out."""
         ...
 
     async def run(self, *, task_status: trio.TaskStatus[None] = ...) -> None:

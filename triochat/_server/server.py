@@ -31,21 +31,26 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from .._config import ServerConfig
-from .._history.store import History, HistoryStore
+from .._accounts.service import AccountService
+from .._accounts.store import AccountStore
+from .._config import ServerConfig, reloaded
+from .._history.service import History
+from .._history.store import HistoryStore
 from .._irc.wire import Message, serialize
+from .._ops.metrics import Metrics
 from .._state.effects import ConnId
 from .._state.machine import ServerState
 from .admission import Admission
 from .connection import RECEIVE_BYTES, Connection
 from .delivery import Delivery
 from .fanout import Flusher, Outbox
+from .services import Services
 from .stats import live_task_count, rss_kib
 from .timers import Timers
 from .transports import negotiate, peer_info
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Sequence
+    from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
     from contextlib import AbstractAsyncContextManager
 
     from .._state.effects import Timer
@@ -83,20 +88,60 @@ class ChatServer:
                 max_age=config.history_max_age,
                 max_per_key=config.history_max_per_channel,
             )
+        #: Counters for /metrics; the hooks are the lines marked "metrics".
+        self.metrics = Metrics()
+        if self.history is not None:
+            self.history.observe_write = self.metrics.history_write_seconds.observe
+        #: Accepting connections now (readiness): from listening until shutdown.
+        self.accepting = False
+        self.accounts: AccountService | None = None
+        if config.accounts:
+            # The same database as the history (its own connection; WAL shares the file).
+            path = store.path if store is not None else config.history_db
+            threaded = store.threaded if store is not None else None
+            self.accounts = AccountService(AccountStore(path), threaded=threaded)
         self._ids = itertools.count(1)
         self.admission = Admission()
         #: Runs every timer the state sets, in one task.
         self.timers = Timers(self._timer_due)
         #: Carries out the state's effects; writes happen once per round (the flusher).
-        self.delivery = Delivery(config, self.state, Flusher(), self.timers, self.history)
+        self.services = Services(self.history)
+        self.delivery = Delivery(
+            config,
+            self.state,
+            Flusher(),
+            self.timers,
+            self.history,
+            self.metrics,
+            self.services,
+            self.accounts,
+        )
         #: Cluster mode: the node that replicates this server's state (None: a single node).
         self.cluster = None if cluster is None else cluster(self.state, self.delivery)
         self.delivery.cluster = self.cluster
+
+    def reload(self, config: ServerConfig) -> list[str]:
+        """Use ``config`` from now on, dropping nobody; return notes on what could not change.
+
+        Limits on connections and channels apply at once; new connections get
+        the new timers, flood settings and queues, while established ones keep
+        those they started with. What needs a restart keeps its old value.
+        """
+        config, notes = reloaded(self.config, config)
+        self.config = self.state.config = self.delivery.config = config
+        if self.history is not None:
+            self.history.retain(config.history_max_age, config.history_max_per_channel)
+        return notes
 
     @property
     def connection_count(self) -> int:
         """Connections being handled right now."""
         return len(self.delivery.connections)
+
+    @property
+    def bytes_sent(self) -> int:
+        """Bytes handed to the kernel or to writer tasks for clients, since the start."""
+        return self.delivery.flusher.written
 
     @property
     def open_count(self) -> int:
@@ -136,8 +181,11 @@ class ChatServer:
         ``history_flush_timeout``), even when cancelled.
         Without a trigger, it serves until cancelled.
         """
-        async with self._history_running(), trio.open_nursery() as server:
+        async with self._accounts_open(), self._history_running(), trio.open_nursery() as server:
             await self._load_replay_buffers()
+            await self._load_server_bans()
+            if self.accounts is not None:
+                self.state.preload_accounts(await self.accounts.names())
             await server.start(self.delivery.flusher.run)
             await server.start(self.timers.run)
             if self.cluster is not None:
@@ -155,11 +203,15 @@ class ChatServer:
                         )
                     )
                     log.info("serving on %d listener(s)", len(listeners))
+                    self.accepting = True
                     task_status.started(self)
-                    if shutdown_trigger is None:
-                        await trio.sleep_forever()
-                    else:
-                        await shutdown_trigger()
+                    try:
+                        if shutdown_trigger is None:
+                            await trio.sleep_forever()
+                        else:
+                            await shutdown_trigger()
+                    finally:
+                        self.accepting = False
                     acceptors.cancel_scope.cancel()
                 open_now = self.delivery.connections
                 log.info("shutting down: closing %d connection(s)", len(open_now))
@@ -171,6 +223,16 @@ class ChatServer:
             if self.cluster is not None:
                 await self.cluster.stop()
             server.cancel_scope.cancel()  # the flusher and timers: every connection has ended
+
+    @contextlib.asynccontextmanager
+    async def _accounts_open(self) -> AsyncIterator[None]:
+        """Close the accounts database when the server stops."""
+        try:
+            yield
+        finally:
+            if self.accounts is not None:
+                with trio.CancelScope(shield=True):
+                    await self.accounts.aclose()
 
     def _history_running(self) -> AbstractAsyncContextManager[None]:
         if self.history is None:
@@ -185,6 +247,14 @@ class ChatServer:
             log.info(
                 "history: %s, %d message(s) loaded for replay", self.history.store.path, len(recent)
             )
+
+    async def _load_server_bans(self) -> None:
+        """Give the state the K-lines and D-lines saved before, so they survive a restart."""
+        if self.history is not None:
+            bans = await self.history.server_bans()
+            self.state.preload_bans(bans)
+            if bans:
+                log.info("server bans: %d loaded", len(bans))
 
     def _timer_due(self, timer: Timer) -> None:
         self.delivery.apply(self.state.timer(timer))
@@ -210,6 +280,8 @@ class ChatServer:
             negotiated = await negotiate(stream, peer, within=self.config.handshake_timeout)
             if negotiated is not None:
                 await self._serve_admitted(stream, negotiated)
+            else:
+                self.metrics.handshake_failures += 1  # metrics
         finally:
             self.admission.release(peer.host)
 
@@ -222,10 +294,7 @@ class ChatServer:
                     with trio.move_on_after(self.config.handshake_timeout):
                         await stream.do_handshake()
                 await stream.send_all(serialize(Message("ERROR", (error,))))
-                if isinstance(stream, trio.abc.HalfCloseableStream):
-                    await stream.send_eof()
-                    while await stream.receive_some(RECEIVE_BYTES):
-                        pass
+                await _half_close_and_drain(stream)
             except (trio.BrokenResourceError, trio.ClosedResourceError, trio.BusyResourceError):
                 pass
         await trio.aclose_forcefully(stream)
@@ -241,6 +310,7 @@ class ChatServer:
             sendq_bytes=self.config.sendq_bytes,
             on_overflow=partial(connection.kick, "SendQ exceeded"),
         )
+        self.metrics.connection_opened(peer)  # metrics
         log.debug("connection %d opened", conn)
         try:
             with connection.scope:
@@ -265,6 +335,9 @@ class ChatServer:
         finally:
             connection.outbox.abandon()
             reason = connection.quit_reason or "Connection closed"
+            # metrics: a client that sent QUIT is already gone from the state
+            quit = conn not in self.state.network.clients
+            self.metrics.connection_closed(peer, connection.quit_reason, quit=quit)
             delivery.connections.pop(conn, None)
             try:
                 if self.cluster is not None:
@@ -293,15 +366,19 @@ class ChatServer:
                     # Its writer was cut off, maybe mid-line: end that line, then explain.
                     error = f"Closing link: {connection.quit_reason}"
                     await stream.send_all(b"\r\n" + serialize(Message("ERROR", (error,))))
-                if isinstance(stream, trio.abc.HalfCloseableStream):
-                    # Half-close, then drain: closing with unread input would
-                    # send a reset that can destroy our last lines in flight.
-                    await stream.send_eof()
-                    while await stream.receive_some(RECEIVE_BYTES):
-                        pass
+                await _half_close_and_drain(stream)
             except (trio.BrokenResourceError, trio.ClosedResourceError, trio.BusyResourceError):
                 pass
             await stream.aclose()
+
+
+async def _half_close_and_drain(stream: trio.abc.Stream) -> None:
+    """Half-close, then drain: closing with unread input would send a reset
+    that can destroy our last lines in flight."""
+    if isinstance(stream, trio.abc.HalfCloseableStream):
+        await stream.send_eof()
+        while await stream.receive_some(RECEIVE_BYTES):
+            pass
 
 
 async def serve(

@@ -17,8 +17,10 @@ from typing import TYPE_CHECKING, NewType
 if TYPE_CHECKING:
     from typing import TypeAlias
 
+    from .._accounts.records import AccountQuestion
     from .._history.records import HistoryEntry, HistoryQuery
     from .._irc.wire import Message
+    from .questions import ContinueList, PasswordCheck, Rehash, ServerBanChange
 
 __all__ = [
     "Ask",
@@ -78,7 +80,10 @@ class NickClaim:
 
 
 #: Questions a service answers; each kind grows this union (password checks, claims).
-Question: TypeAlias = "HistoryQuery | NickClaim"
+Question: TypeAlias = (
+    "HistoryQuery | PasswordCheck | ContinueList | ServerBanChange | Rehash | AccountQuestion"
+    " | NickClaim"
+)
 
 
 @dataclass(frozen=True, slots=True)

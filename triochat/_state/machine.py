@@ -16,27 +16,33 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
+from .._history.records import HistoryQuery
 from .._irc import numerics as rpl
 from .._irc.tags import new_id_source
 from .._irc.wire import InvalidUtf8, LineTooLong, TooManyParams
+from .accounts import AccountsState
 from .advertised import capabilities
-from .commands import GROUPS, history, registration
+from .commands import GROUPS, accounts, history, listing, oper, registration, services
 from .effects import NickClaim, Schedule, Timer
 from .model import Client
 from .network import Network
+from .questions import ContinueList, PasswordCheck, Rehash, ServerBanChange
 from .registry import merge
 from .replies import Replies
+from .serverbans import ServerBans
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
 
+    from .._accounts.records import AccountReply
     from .._config import ServerConfig
     from .._history.records import HistoryEntry
     from .._irc.wire import Message, RemoteProtocolError
     from .effects import ConnId, Effect, Question
     from .model import PeerInfo
+    from .questions import ServerBan
 
 __all__ = ["REGISTRATION_TIMER", "ServerState"]
 
@@ -55,9 +61,11 @@ class ServerState:
         self.config = config
         self._clock = clock
         self.created = clock()
-        self.network = Network()
+        self.network = Network(config.server_name)
         self.replies = Replies(config.server_name, clock)
-        features = frozenset({"history"} if config.history else ())
+        features = frozenset(
+            {*(("history",) if config.history else ()), *(("accounts",) if config.accounts else ())}
+        )
         #: The commands this server serves, by name (HELP lists exactly these).
         self.commands = merge(GROUPS, features)
         self.capabilities = capabilities(config)
@@ -68,6 +76,14 @@ class ServerState:
         if config.history_max_per_channel is not None:
             replay_count = min(replay_count, config.history_max_per_channel)
         self.recent = history.RecentMessages(replay_count)
+        #: The most users registered at once so far (LUSERS 265/266).
+        self.max_users = 0
+        #: The most of this server's own users at once (differs from the above in a cluster).
+        self.max_local_users = 0
+        #: K-lines and D-lines in force (kept in the database too, loaded at start).
+        self.server_bans = ServerBans()
+        #: Registered account names and login limits (the accounts live in the database).
+        self.accounts = AccountsState(clock)
         #: Cluster mode: a registration completes only once the whole network
         #: granted its nick (a :class:`~.effects.NickClaim` question).
         self.nick_claims = False
@@ -141,33 +157,67 @@ class ServerState:
         client = self.network.clients.get(timer.conn)
         if client is not None and timer.kind == REGISTRATION_TIMER and not client.registered:
             self.replies.close(client.conn, "Closing link: Registration timed out")
+        elif client is not None and timer.kind == services.NICK_TIMER:
+            services.nick_timer(self, client)
         return self.replies.take()
 
     def preload(self, entries: Iterable[HistoryEntry]) -> None:
         """Fill the replay buffers with channel messages saved before a restart (oldest first)."""
         self.recent.preload(entries)
 
-    def answer(
-        self, conn: ConnId, question: Question, result: Sequence[HistoryEntry] | bool
-    ) -> list[Effect]:
-        """A service answered the :class:`~.effects.Ask` of ``conn``."""
+    def preload_bans(self, bans: Iterable[ServerBan]) -> None:
+        """Put back the server bans saved before a restart (lapsed ones are dropped later)."""
+        self.server_bans.load(bans)
+
+    def preload_accounts(self, names: Iterable[str]) -> None:
+        """The registered account names, whose nicknames are reserved."""
+        self.accounts.preload(names)
+
+    def answer(self, conn: ConnId, question: Question, result: object) -> list[Effect]:
+        """A service answered the :class:`~.effects.Ask` of ``conn``.
+
+        ``result`` is what that kind of question is answered with: the entries
+        of a :class:`~.._history.records.HistoryQuery`, a ``bool`` for a
+        password check, a saved server ban or a cluster nick claim, ``None`` to
+        go on with a LIST,
+        the notes of a reload, an :class:`~.._accounts.records.AccountReply`.
+        """
         client = self.network.clients.get(conn)
-        if client is not None:
-            if isinstance(question, NickClaim):
-                registration.claim_answered(self, client, question, granted=result is True)
-            else:
-                assert not isinstance(result, bool), "history questions get entries"
-                history.show_answer(self, client, question, list(result))
+        if client is None:
+            return self.replies.take()
+        if isinstance(question, NickClaim):
+            registration.claim_answered(self, client, question, granted=result is True)
+        elif isinstance(question, ContinueList):
+            listing.continue_list(self, client)
+        elif isinstance(question, PasswordCheck | ServerBanChange):
+            oper.answered(self, client, question, result is True)
+        elif isinstance(question, Rehash):
+            oper.rehashed(self, client, cast("list[str]", result))
+        elif isinstance(question, HistoryQuery):
+            history.show_answer(
+                self, client, question, list(cast("Sequence[HistoryEntry]", result))
+            )
+        else:
+            accounts.show_answer(self, client, question, cast("AccountReply", result))
         return self.replies.take()
 
     def unanswered(self, conn: ConnId, question: Question) -> list[Effect]:
         """A service could not answer the :class:`~.effects.Ask` of ``conn``."""
         client = self.network.clients.get(conn)
-        if client is not None:
-            if isinstance(question, NickClaim):
-                registration.claim_failed(self, client)
-            else:
-                history.show_failure(self, client, question)
+        if client is None:
+            return self.replies.take()
+        if isinstance(question, NickClaim):
+            registration.claim_failed(self, client)
+        elif isinstance(question, ContinueList):
+            listing.continue_list(self, client)
+        elif isinstance(question, PasswordCheck | ServerBanChange):
+            oper.answered(self, client, question, False)
+        elif isinstance(question, Rehash):
+            oper.rehashed(self, client, ["the reload failed; nothing changed"])
+        elif isinstance(question, HistoryQuery):
+            history.show_failure(self, client, question)
+        else:
+            accounts.show_failure(self, client, question)
         return self.replies.take()
 
     @contextmanager
@@ -194,7 +244,7 @@ class ServerState:
 
     def forget(self, client: Client, reason: str) -> None:
         """Remove ``client`` from everything, telling its peers that it quit."""
-        if client.registered:
+        if client.registered and not services.quit_shared(self, client, reason):
             out = self.replies
             out.to(self.network.peers(client), out.event(client, "QUIT", reason))
         self.network.remove(client, self.now())

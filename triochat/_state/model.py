@@ -6,6 +6,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
+    import weakref
+
+    from .access import MaskList
+    from .accounts import Exchange
+    from .commands.listing import Listing
     from .effects import ConnId
 
 __all__ = ["Channel", "Client", "Departure", "PeerInfo", "TransportKind"]
@@ -41,7 +46,8 @@ class Client:
     nick: str = "*"
     user: str = ""
     realname: str = ""
-    password: str | None = None
+    #: What PASS gave (a server password, or ``account:password``); never in ``repr``.
+    password: str | None = field(default=None, repr=False)
     has_nick: bool = False
     registered: bool = False
     negotiating_caps: bool = False
@@ -61,6 +67,24 @@ class Client:
     batches: int = 0
     #: How the connection reached the server.
     peer: PeerInfo | None = None
+    #: Channels this client was invited to, by casefolded name. An invitation
+    #: refers (weakly, so it never keeps an emptied channel's state alive) to
+    #: the channel it was for: once that channel is gone, it no longer counts.
+    invites: dict[str, weakref.ref[Channel]] = field(default_factory=dict)
+    #: The operator block this client logged in with (OPER), if any.
+    oper: str | None = None
+    #: When its recent failed OPER attempts were, for the three-strikes rule.
+    oper_failures: list[float] = field(default_factory=list)
+    #: Its LIST still going out in chunks, if any.
+    listing: Listing | None = None
+    #: The account this connection is logged in as (its name as registered), if any.
+    account: str | None = None
+    account_id: int | None = None
+    #: A login in progress (SASL or PASS); registration waits for it.
+    sasl: Exchange | None = None
+    #: A reserved nickname this client holds without its account (casefolded), and when
+    #: it will be renamed unless it logs in.
+    nick_claim: tuple[str, float] | None = None
     #: The cluster node a remote user is connected to; None for this server's own users.
     origin: str | None = None
 
@@ -68,7 +92,7 @@ class Client:
         self.source = f"{self.nick}!{self.user}@{self.host}"
 
 
-@dataclass(slots=True, eq=False)
+@dataclass(slots=True, eq=False, weakref_slot=True)
 class Channel:
     """A channel and its members, each with their status modes (``"o"``, ``"v"``)."""
 
@@ -79,6 +103,17 @@ class Channel:
     topic: str = ""
     topic_by: str = ""
     topic_at: float = 0.0
+    #: ``+k``: the key to join, if set.
+    key: str | None = None
+    #: ``+l``: the most members, if set.
+    limit: int | None = None
+    #: The mask lists (``b``, ``e``, ``I``) that have entries; empty for most channels,
+    #: so the per-message check costs one truth test.
+    lists: dict[str, MaskList] = field(default_factory=dict)
+    #: Whether each member is banned, with the source it was decided for (a nick
+    #: change makes a new source string, so an entry for the old one is stale).
+    #: Cleared when ``b`` or ``e`` changes.
+    banned: dict[ConnId, tuple[str, bool]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,15 +30,19 @@ WHOWAS_SIZE: Final = 1000
 class Network:
     """The replica of the network's users and channels that this server keeps."""
 
-    def __init__(self) -> None:
+    def __init__(self, server_name: str) -> None:
+        #: The servers of the network: this one alone, or in cluster mode the names
+        #: of the nodes that are up, this one included (LUSERS, LINKS).
+        self.servers: set[str] = {server_name}
         self.clients: dict[ConnId, Client] = {}
         #: Channels by casefolded name; a channel exists while it has members.
         self.channels: dict[str, Channel] = {}
         #: Holders of nicknames by casefolded nick, registered or not.
         self.nicks: dict[str, Client] = {}
         self._departures: deque[Departure] = deque(maxlen=WHOWAS_SIZE)
-        #: The cluster nodes that are up, this one included (LUSERS, LINKS); empty on a single node.
-        self.nodes: list[str] = []
+        #: Connections of one account sharing a nickname (multiclient), by casefolded
+        #: nick, the index's holder first; a nick held by one connection has no entry.
+        self.shared: dict[str, list[Client]] = {}
 
     # -- users --------------------------------------------------------------
 
@@ -50,7 +54,7 @@ class Network:
         del self.clients[client.conn]
         for channel in client.channels.values():
             self._drop_member(channel, client)
-        if client.has_nick:
+        if client.has_nick and not self._detach(client):
             del self.nicks[casefold(client.nick)]
             if client.registered:
                 self._departed(client, now)
@@ -70,11 +74,45 @@ class Network:
         holder = self.nicks.get(key)
         if holder is not None and holder is not client:
             return False
-        if client.has_nick:
+        if client.has_nick and not self._detach(client):
             del self.nicks[casefold(client.nick)]
             if client.registered and key != casefold(client.nick):
                 self._departed(client, now)
         self.nicks[key] = client
+        return True
+
+    def drop_nick(self, client: Client) -> None:
+        """Free the nick of unregistered ``client`` (the cluster refused it), shared or not."""
+        key = casefold(client.nick)
+        if client.has_nick and not self._detach(client) and self.nicks.get(key) is client:
+            del self.nicks[key]
+        client.nick, client.has_nick = "*", False
+
+    # -- shared nicknames (multiclient) ---------------------------------------
+
+    def share_nick(self, client: Client, holder: Client) -> None:
+        """``client`` (not yet registered) takes ``holder``'s nick as one more of its sessions."""
+        key = casefold(holder.nick)
+        if client.has_nick and not self._detach(client):
+            del self.nicks[casefold(client.nick)]
+        self.shared.setdefault(key, [holder]).append(client)
+        client.nick, client.has_nick = holder.nick, True
+
+    def sessions(self, client: Client) -> list[Client]:
+        """Every connection sharing ``client``'s nick (just ``client`` when not shared)."""
+        return self.shared.get(casefold(client.nick), [client]) if client.has_nick else [client]
+
+    def _detach(self, client: Client) -> bool:
+        """Take ``client`` out of its shared nick; True if others still hold the nick."""
+        key = casefold(client.nick)
+        group = self.shared.get(key)
+        if group is None or client not in group:
+            return False
+        group.remove(client)
+        if self.nicks.get(key) is client:
+            self.nicks[key] = group[0]
+        if len(group) == 1:
+            del self.shared[key]
         return True
 
     def registered(self) -> Iterator[Client]:
@@ -112,6 +150,7 @@ class Network:
 
     def _drop_member(self, channel: Channel, client: Client) -> None:
         channel.members.pop(client.conn, None)
+        channel.banned.pop(client.conn, None)
         if not channel.members:
             del self.channels[casefold(channel.name)]
 

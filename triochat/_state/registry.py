@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["Command", "Commands", "Feature"]
 
 #: Optional parts of the server; a command that needs one is unknown without it.
-Feature = Literal["history"]
+Feature = Literal["history", "accounts"]
 
 
 @dataclass(frozen=True, slots=True)

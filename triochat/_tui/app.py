@@ -63,6 +63,7 @@ if TYPE_CHECKING:
 
     from textual.app import ComposeResult
 
+    from .._client.sasl import Credentials
     from .._client.view import Completion
 
     #: The trio side: chat with these channels until the user leaves; the exit code.
@@ -426,6 +427,7 @@ def run_app(
     tls: bool,
     nick: str | None,
     channel: str | None,
+    login: Credentials | None = None,
 ) -> int:
     """Run the full-screen client in this terminal until the user leaves; the exit code.
 
@@ -439,7 +441,13 @@ def run_app(
         user_input: trio.abc.ReceiveChannel[UserInput], events: trio.abc.SendChannel[Event]
     ) -> int:
         return await run_chat(
-            connect, user_input, events, nick=nick, channel=channel, first_failure_is_fatal=True
+            connect,
+            user_input,
+            events,
+            nick=nick,
+            channel=channel,
+            first_failure_is_fatal=True,
+            login=login,
         )
 
     # Textual trusts these over the terminal itself; exported, they are often stale.

@@ -150,6 +150,8 @@ def render_status(view: ChatView, *, server: str, tls: bool) -> Text:
     text.append("TLS" if tls else "plain text", style="green" if tls else "yellow")
     text.append(" │ ", style="dim")
     text.append(view.nick or "(no nick yet)", style=nick_color(view.nick) + " bold")
+    if view.account is not None:
+        text.append(f" (logged in as {view.account})", style="green")
     text.append(" │ ", style="dim")
     if view.connected:
         lag = "lag ?" if view.lag is None else f"lag {view.lag * 1000:.0f} ms"

@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from typing import Final
 
-from . import channels, history, info, messaging, modes, registration, upkeep
+from . import (
+    accounts,
+    channels,
+    history,
+    info,
+    invite,
+    listing,
+    messaging,
+    modes,
+    oper,
+    registration,
+    services,
+    upkeep,
+)
 
 __all__ = ["GROUPS"]
 
@@ -12,8 +25,13 @@ GROUPS: Final = (
     registration.commands,
     upkeep.commands,
     channels.commands,
+    listing.commands,
+    invite.commands,
     modes.commands,
     messaging.commands,
     history.commands,
     info.commands,
+    oper.commands,
+    accounts.commands,
+    services.commands,
 )

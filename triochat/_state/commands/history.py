@@ -252,7 +252,9 @@ def _readable_history(state: ServerState, client: Client, target: str) -> tuple[
             return None
         return casefold(channel.name), channel.name
     if valid_nick(target):
-        return private_key(client.nick, target), target
+        peer = state.network.user(target)
+        other = peer.account if peer is not None and peer.account is not None else target
+        return private_key(client.account or client.nick, other), target
     return None
 
 

@@ -1,5 +1,5 @@
 """Questions about the server and its users: WHO, WHOIS, WHOWAS, ISON, USERHOST, LUSERS,
-MOTD, TIME, VERSION, INFO and HELP."""
+MOTD, TIME, VERSION, INFO, ADMIN, LINKS and HELP."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Final
 
 from ..._irc import numerics as rpl
+from ..._irc.masks import mask_matches
 from ..._irc.names import is_channel
 from ..advertised import VERSION, isupport_tokens
 from ..help import help_index, help_topic
 from ..registry import Commands
-from .channels import member_prefix
+from .channels import hidden_from, member_prefix
 
 if TYPE_CHECKING:
     from ..._irc.wire import Message
@@ -30,28 +31,67 @@ _WHOWAS_DEFAULT: Final = 10
 
 @commands.command(
     "WHO",
-    syntax="WHO #channel|nick",
-    summary="List the members of a channel, or one user.",
+    syntax="WHO #channel|mask [%fields[,token]]",
+    summary="List a channel's members, or the users a mask matches (WHOX fields with %).",
 )
 def who(state: ServerState, client: Client, message: Message) -> None:
-    mask = message.param(0, "*")
+    mask = message.param(0, "*") or "*"
+    fields = message.param(1)
+    whox = fields.startswith("%")
     network = state.network
     if is_channel(mask):
         channel = network.channel(mask)
-        if channel is not None:
+        if channel is not None and not hidden_from(client, channel):
+            member = client.conn in channel.members or "o" in client.modes
+            shown: set[str] = set()  # a nick shared by several connections is listed once
             for conn, status in channel.members.items():
-                _who_reply(state, client, network.clients[conn], channel.name, status)
+                target = network.clients[conn]
+                if (member or "i" not in target.modes) and target.nick not in shown:
+                    shown.add(target.nick)
+                    _who_reply(state, client, target, channel.name, status, fields if whox else "")
     else:
-        target = network.user(mask)
-        if target is not None:
-            _who_reply(state, client, target, "*", "")
+        for target in _who_matches(state, client, mask):
+            _who_reply(state, client, target, "*", "", fields if whox else "")
     state.replies.numeric(client, rpl.RPL_ENDOFWHO, mask, "End of WHO list")
 
 
+def _who_matches(state: ServerState, client: Client, mask: str) -> list[Client]:
+    """The users ``mask`` matches (nick, user, host, server or realname) that ``client`` sees.
+
+    Invisible users (+i) are seen only by those who share a channel with them,
+    and by operators; a nick asked for exactly is always answered.
+    """
+    network = state.network
+    if "*" not in mask and "?" not in mask:
+        exact = network.user(mask)
+        if exact is not None:
+            return [exact]
+    server = state.config.server_name
+    shared = set(network.peers(client))
+    oper = "o" in client.modes
+    return [
+        target
+        for target in network.registered()
+        if (target is client or oper or "i" not in target.modes or target.conn in shared)
+        and any(
+            mask_matches(mask, text)
+            for text in (target.nick, target.user, target.host, server, target.realname)
+        )
+    ]
+
+
+def _who_flags(client: Client, target: Client, status: str) -> str:
+    away = "G" if target.away is not None else "H"
+    return away + ("*" if "o" in target.modes else "") + member_prefix(client, status)
+
+
 def _who_reply(
-    state: ServerState, client: Client, target: Client, channel: str, status: str
+    state: ServerState, client: Client, target: Client, channel: str, status: str, fields: str
 ) -> None:
-    flags = ("G" if target.away is not None else "H") + member_prefix(client, status)
+    flags = _who_flags(client, target, status)
+    if fields:
+        _whox_reply(state, client, target, channel, flags, fields)
+        return
     state.replies.numeric(
         client,
         rpl.RPL_WHOREPLY,
@@ -63,6 +103,32 @@ def _who_reply(
         flags,
         f"0 {target.realname}",
     )
+
+
+def _whox_reply(
+    state: ServerState, client: Client, target: Client, channel: str, flags: str, fields: str
+) -> None:
+    """354 with the WHOX ``fields`` asked for, in the order WHOX fixes (``tcuihsnfdlaor``)."""
+    letters, _, token = fields[1:].partition(",")
+    idle = int(state.now() - (target.last_spoke or target.connected_at))
+    values = {
+        "t": token or "0",
+        "c": channel,
+        "u": target.user,
+        "i": "255.255.255.255",
+        "h": target.host,
+        "s": state.config.server_name,
+        "n": target.nick,
+        "f": flags,
+        "d": "0",
+        "l": str(max(idle, 0)),
+        "a": target.account or "0",
+        "o": "n/a",
+        "r": target.realname,
+    }
+    params = [values[letter] for letter in "tcuihsnfdlaor" if letter in letters]
+    if params:
+        state.replies.numeric(client, rpl.RPL_WHOSPCRPL, *params)
 
 
 @commands.command(
@@ -88,13 +154,19 @@ def whois(state: ServerState, client: Client, message: Message) -> None:
         channels = " ".join(
             member_prefix(client, channel.members[target.conn]) + channel.name
             for channel in target.channels.values()
+            if not hidden_from(client, channel)
         )
-        out.numeric(client, rpl.RPL_WHOISCHANNELS, target.nick, channels)
+        if channels:
+            out.numeric(client, rpl.RPL_WHOISCHANNELS, target.nick, channels)
     out.numeric(
         client, rpl.RPL_WHOISSERVER, target.nick, state.config.server_name, "triochat server"
     )
     if target.away is not None:
         out.numeric(client, rpl.RPL_AWAY, target.nick, target.away)
+    if "o" in target.modes:
+        out.numeric(client, rpl.RPL_WHOISOPERATOR, target.nick, "is an IRC operator")
+    if target.account is not None:
+        out.numeric(client, rpl.RPL_WHOISACCOUNT, target.nick, target.account, "is logged in as")
     idle = int(state.now() - (target.last_spoke or target.connected_at))
     out.numeric(
         client,
@@ -167,33 +239,41 @@ def userhost(state: ServerState, client: Client, message: Message) -> None:
 def lusers(state: ServerState, client: Client, message: Message) -> None:
     out = state.replies
     network = state.network
-    users = invisible = 0
+    users = invisible = opers = 0
     for peer in network.registered():
         users += 1
         invisible += "i" in peer.modes
+        opers += "o" in peer.modes
     unknown = len(network.clients) - users
-    servers = max(1, len(network.nodes))  # cluster mode: every node that is up
-    here = sum(peer.origin is None for peer in network.registered()) if network.nodes else users
+    servers = len(network.servers)  # cluster mode: every node that is up
+    here = sum(peer.origin is None for peer in network.registered())
     out.numeric(
         client,
         rpl.RPL_LUSERCLIENT,
         f"There are {users - invisible} users and {invisible} invisible on {servers} servers",
     )
+    if opers:
+        out.numeric(client, rpl.RPL_LUSEROP, str(opers), "operator(s) online")
     if unknown:
         out.numeric(client, rpl.RPL_LUSERUNKNOWN, str(unknown), "unknown connection(s)")
     out.numeric(client, rpl.RPL_LUSERCHANNELS, str(len(network.channels)), "channels formed")
     out.numeric(client, rpl.RPL_LUSERME, f"I have {here} clients and {servers - 1} servers")
-
-
-@commands.command(
-    "LINKS", syntax="LINKS", summary="List the servers (cluster nodes) of the network."
-)
-def links(state: ServerState, client: Client, message: Message) -> None:
-    out = state.replies
-    name = state.config.server_name
-    for node in state.network.nodes or [name]:
-        out.numeric(client, rpl.RPL_LINKS, node, name, f"0 {state.config.network_name}")
-    out.numeric(client, rpl.RPL_ENDOFLINKS, "*", "End of /LINKS list")
+    state.max_users = most = max(state.max_users, users)
+    state.max_local_users = most_here = max(state.max_local_users, here)
+    out.numeric(
+        client,
+        rpl.RPL_LOCALUSERS,
+        str(here),
+        str(most_here),
+        f"Current local users {here}, max {most_here}",
+    )
+    out.numeric(
+        client,
+        rpl.RPL_GLOBALUSERS,
+        str(users),
+        str(most),
+        f"Current global users {users}, max {most}",
+    )
 
 
 @commands.command("MOTD", syntax="MOTD", summary="Show the message of the day.")
@@ -243,6 +323,26 @@ def info(state: ServerState, client: Client, message: Message) -> None:
     for line in _INFO:
         state.replies.numeric(client, rpl.RPL_INFO, line)
     state.replies.numeric(client, rpl.RPL_ENDOFINFO, "End of /INFO list")
+
+
+@commands.command("ADMIN", syntax="ADMIN", summary="Show who runs this server.")
+def admin(state: ServerState, client: Client, message: Message) -> None:
+    out = state.replies
+    name = state.config.server_name
+    out.numeric(client, rpl.RPL_ADMINME, name, "Administrative info")
+    out.numeric(client, rpl.RPL_ADMINLOC1, f"{name}, a triochat server")
+    out.numeric(client, rpl.RPL_ADMINLOC2, f"Network {state.config.network_name}")
+    out.numeric(client, rpl.RPL_ADMINEMAIL, "Ask a server operator (WHO * shows them with *)")
+
+
+@commands.command(
+    "LINKS", syntax="LINKS", summary="List the servers (cluster nodes) of this network."
+)
+def links(state: ServerState, client: Client, message: Message) -> None:
+    out = state.replies
+    for server in sorted(state.network.servers):  # this server alone, or every cluster node
+        out.numeric(client, rpl.RPL_LINKS, "*", server, "0 triochat server")
+    out.numeric(client, rpl.RPL_ENDOFLINKS, "*", "End of /LINKS list")
 
 
 @commands.command("HELP", syntax="HELP [command]", summary="List the commands, or explain one.")

@@ -8,26 +8,30 @@ of a channel's members.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from ..._history.records import HistoryEntry, private_key, recordable
 from ..._irc import numerics as rpl
 from ..._irc.names import casefold, is_channel
 from ..._irc.tags import iso_time, milliseconds, receives_client_tags
-from ..._irc.wire import Message
+from ..._irc.wire import Message, serialize
+from ..access import may_speak
 from ..advertised import MAX_TARGETS
 from ..effects import Send
 from ..registry import Commands
-from . import history
+from . import history, services
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from ..effects import ConnId
     from ..machine import ServerState
-    from ..model import Channel, Client
+    from ..model import Client
 
-__all__ = ["commands"]
+__all__ = ["MAX_CLIENT_TAGS_BYTES", "commands"]
+
+#: Client-only tags (``+...``) of one message, in bytes, as message-tags allows.
+MAX_CLIENT_TAGS_BYTES: Final = 4094
 
 commands = Commands()
 
@@ -38,6 +42,8 @@ commands = Commands()
     summary="Talk to a channel, or privately to a nickname (the original !private).",
 )
 def privmsg(state: ServerState, client: Client, message: Message) -> None:
+    if state.config.accounts and services.intercept(state, client, message):
+        return
     _relay(state, client, message)
 
 
@@ -66,15 +72,25 @@ def _relay(state: ServerState, client: Client, message: Message) -> None:
     client.last_spoke = now
     now_ms = milliseconds(now)
     tags = {key: value for key, value in message.tags.items() if key.startswith("+")}
+    if tags and _tags_size(tags) > MAX_CLIENT_TAGS_BYTES:
+        if not quiet:
+            out = state.replies
+            out.numeric(client, rpl.ERR_INPUTTOOLONG, "Client tags too long (at most 4094 bytes)")
+        return
     tags["time"] = iso_time(now_ms)
+    if client.account is not None:  # IRCv3 account-tag (seen by message-tags clients)
+        tags["account"] = client.account
     record = state.recording and command != "TAGMSG" and recordable(text)
+    # A TAGMSG (a reaction, a typing notice) is not kept, but it gets a msgid
+    # like any message, so that replies and reactions can point at it.
+    stamp = record or (state.recording and command == "TAGMSG")
     for target in targets:
         route = _route(state, client, command, target, quiet)
         if route is None:
             continue
         name, recipients, key, readers = route
         params = (name,) if command == "TAGMSG" else (name, text)
-        msgid = state.new_msgid() if record else None
+        msgid = state.new_msgid() if stamp else None
         if command == "TAGMSG":  # only to those who can see tags at all
             clients = state.network.clients
             recipients = (
@@ -84,9 +100,15 @@ def _relay(state: ServerState, client: Client, message: Message) -> None:
         if conns:
             sent_tags = tags if msgid is None else {**tags, "msgid": msgid}
             state.replies.add(Send(conns, Message(command, params, client.source, sent_tags)))
-        if msgid is not None:
+        if record and msgid is not None:
             entry = HistoryEntry(now_ms, msgid, key, name, client.source, command, text, readers)
             history.record(state, entry)
+
+
+def _tags_size(tags: dict[str, str]) -> int:
+    """Bytes of ``tags`` on the wire, the ``@`` and the space after them included."""
+    line = serialize(Message("TAGMSG", ("*",), tags=tags), tags=tags)
+    return line.index(b" ") + 1
 
 
 def _targets(
@@ -132,7 +154,7 @@ def _route(
             if not quiet:
                 out.numeric(client, rpl.ERR_NOSUCHNICK, target, "No such nick/channel")
             return None
-        if not _may_speak(client, channel):
+        if not may_speak(client, channel):
             if not quiet:
                 out.numeric(
                     client, rpl.ERR_CANNOTSENDTOCHAN, channel.name, "Cannot send to channel"
@@ -151,17 +173,18 @@ def _route(
         return None
     if peer.away is not None and command == "PRIVMSG":
         out.numeric(client, rpl.RPL_AWAY, peer.nick, peer.away)
-    recipients = (peer.conn, client.conn) if echo and peer is not client else (peer.conn,)
+    # Every connection of the recipient's nick, and the sender's other connections
+    # (multiclient: each sees what the others send).
+    network = state.network
+    conns = dict.fromkeys(session.conn for session in network.sessions(peer))
+    conns.update(dict.fromkeys(s.conn for s in network.sessions(client) if s is not client))
+    if echo:
+        conns[client.conn] = None
+    recipients = tuple(conns)
     return (
         peer.nick,
         recipients,
-        private_key(client.nick, peer.nick),
+        # A logged-in side is named by its account: its history follows it across nicks.
+        private_key(client.account or client.nick, peer.account or peer.nick),
         (client.session, peer.session),
     )
-
-
-def _may_speak(client: Client, channel: Channel) -> bool:
-    status = channel.members.get(client.conn)
-    if status is None:
-        return "n" not in channel.modes and "m" not in channel.modes
-    return "m" not in channel.modes or bool(status)

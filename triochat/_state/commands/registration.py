@@ -10,10 +10,11 @@ from ..._irc import numerics as rpl
 from ..._irc.names import casefold, valid_nick
 from ..._irc.tags import tag_variant
 from ..._irc.wire import Message
-from ..advertised import USER_LENGTH, VERSION, myinfo
+from ..accounts import SERVICE_NICKS, start_pass_login
+from ..advertised import USER_LENGTH, VERSION, capability_values, myinfo
 from ..effects import Ask, NickClaim
 from ..registry import Commands
-from . import info
+from . import info, oper, services
 
 if TYPE_CHECKING:
     from ..machine import ServerState
@@ -43,7 +44,14 @@ def cap(state: ServerState, client: Client, message: Message) -> None:
     if subcommand == "LS":
         if not client.registered:
             client.negotiating_caps = True
-        _cap_reply(state, client, "LS", " ".join(sorted(state.capabilities)))
+        version = message.param(1)
+        values = (
+            capability_values(state.config) if version.isdigit() and int(version) >= 302 else {}
+        )
+        offered = (
+            f"{name}={values[name]}" if name in values else name for name in state.capabilities
+        )
+        _cap_reply(state, client, "LS", " ".join(sorted(offered)))
     elif subcommand == "LIST":
         _cap_reply(state, client, "LIST", " ".join(sorted(client.caps)))
     elif subcommand == "REQ":
@@ -99,7 +107,7 @@ def user(state: ServerState, client: Client, message: Message) -> None:
     if client.registered:
         out.numeric(client, rpl.ERR_ALREADYREGISTERED, "You may not reregister")
         return
-    if len(message.params) < 4 or not message.params[0]:
+    if len(message.params) < 4 or not message.params[0] or not message.params[3]:
         out.numeric(client, rpl.ERR_NEEDMOREPARAMS, "USER", "Not enough parameters")
         return
     # No ident lookup, so the username is marked unverified with "~".
@@ -121,8 +129,10 @@ def nick(state: ServerState, client: Client, message: Message) -> None:
     if not wanted:
         out.numeric(client, rpl.ERR_NONICKNAMEGIVEN, "No nickname given")
         return
-    if not valid_nick(wanted):
+    if not valid_nick(wanted) or casefold(wanted) in SERVICE_NICKS:
         out.numeric(client, rpl.ERR_ERRONEUSNICKNAME, wanted, "Erroneous nickname")
+        return
+    if client.registered and not services.may_take(state, client, wanted):
         return
     if wanted == client.nick:
         return
@@ -137,18 +147,27 @@ def nick(state: ServerState, client: Client, message: Message) -> None:
     client.nick = wanted
     client.update_source()
     out.to((client.conn, *state.network.peers(client)), change)
+    services.protect_nick(state, client)
 
 
 def try_register(state: ServerState, client: Client) -> None:
     """Complete registration once NICK, USER (and CAP END) are in and the password is right."""
     if client.registered or client.negotiating_caps or not client.has_nick or not client.user:
         return
+    if client.sasl is not None:  # a login in progress: its answer calls back here
+        return
     expected = state.config.password
+    if expected is None and client.password and start_pass_login(state, client):
+        return
     if expected is not None and not hmac.compare_digest(
         (client.password or "").encode(), expected.encode()
     ):
         state.replies.numeric(client, rpl.ERR_PASSWDMISMATCH, "Password incorrect")
         state.replies.close(client.conn, "Closing link: bad password")
+        return
+    services.protect_nick(state, client)  # strict: a reserved nick is replaced before 001
+    client.update_source()
+    if oper.refuse_banned(state, client):  # a K-line or D-line
         return
     if state.nick_claims:  # cluster mode: the whole network must grant the nick first
         state.replies.add(Ask(client.conn, NickClaim(client.nick)))
@@ -158,8 +177,8 @@ def try_register(state: ServerState, client: Client) -> None:
 
 def _complete(state: ServerState, client: Client) -> None:
     client.registered = True
-    client.update_source()
     welcome(state, client)
+    services.protect_nick(state, client)  # warn: told now, renamed later
 
 
 def claim_answered(state: ServerState, client: Client, claim: NickClaim, *, granted: bool) -> None:
@@ -170,9 +189,7 @@ def claim_answered(state: ServerState, client: Client, claim: NickClaim, *, gran
         _complete(state, client)
     elif not granted:
         # Not ours after all: free it here too, so that asking again is answered again.
-        if state.network.holder(claim.nick) is client:
-            del state.network.nicks[casefold(claim.nick)]
-        client.nick, client.has_nick = "*", False
+        state.network.drop_nick(client)
         state.replies.numeric(
             client, rpl.ERR_NICKNAMEINUSE, claim.nick, "Nickname is already in use"
         )

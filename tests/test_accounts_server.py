@@ -1,0 +1,196 @@
+"""Accounts through the real server: the service, hashing off the event loop, SASL over TLS.
+
+These tests run on the real clock (bounded by ``trio.fail_after``) rather
+than ``autojump_clock``: password hashing runs in worker threads, and a
+mock clock would jump to the next deadline whenever the event loop waits
+for one. Nothing here sleeps.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import ssl
+from typing import TYPE_CHECKING
+
+import trio
+import trustme
+from harness import IrcClient, MemoryListener, ServerHarness, config
+
+from triochat._accounts.hashing import make_secrets
+from triochat._accounts.sasl import scram_client_final, scram_client_first
+from triochat._history.store import HistoryStore
+from triochat._server.server import ChatServer
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from triochat._config import ServerConfig
+
+HOSTNAME = "chat.test"
+
+
+def b64(data: str | bytes) -> str:
+    return base64.b64encode(data.encode() if isinstance(data, str) else data).decode()
+
+
+async def running(nursery: trio.Nursery, server_config: ServerConfig) -> ServerHarness:
+    listener = MemoryListener()
+    server = ChatServer(server_config)
+    await nursery.start(server.serve, [listener])
+    return ServerHarness(server, listener)
+
+
+def create(server: ChatServer, name: str, password: str) -> None:
+    assert server.accounts is not None
+    password_hash, scram = make_secrets(password)
+    server.accounts.store.create(name, password_hash, scram, email=None, now=0.0)
+    server.state.preload_accounts([name])
+
+
+async def sasl_plain(client: IrcClient, nick: str, account: str, password: str) -> str:
+    """Negotiate sasl, log in with PLAIN, finish registering; the numeric that ended SASL."""
+    client.nick = nick
+    await client.send("CAP LS 302", "CAP REQ :sasl", f"NICK {nick}", f"USER {nick} 0 * :R")
+    await client.send("AUTHENTICATE PLAIN")
+    await client.expect("AUTHENTICATE", "+")
+    await client.send("AUTHENTICATE " + b64(f"{account}\0{account}\0{password}"))
+    while (message := await client.receive()).command not in ("903", "904"):
+        pass
+    await client.send("CAP END")
+    await client.expect("376")
+    return message.command
+
+
+async def test_register_then_log_in_with_sasl_plain(nursery: trio.Nursery) -> None:
+    with trio.fail_after(30):
+        h = await running(nursery, config())
+        alice = await h.client("alice")
+        await alice.send("REGISTER * * secret1")
+        success = await alice.expect("REGISTER")
+        assert success.params[:2] == ("SUCCESS", "alice")
+        await alice.send("QUIT")
+        await alice.wait_closed()
+        again = await h.connect()
+        assert await sasl_plain(again, "alice", "alice", "secret1") == "903"
+        wrong = await h.connect()
+        assert await sasl_plain(wrong, "bob", "alice", "nope") == "904"
+
+
+async def test_scram_through_the_server(nursery: trio.Nursery) -> None:
+    with trio.fail_after(30):
+        h = await running(nursery, config())
+        create(h.server, "alice", "secret1")
+        client = await h.connect()
+        await client.send("CAP LS 302", "CAP REQ :sasl", "NICK alice", "USER a 0 * :R")
+        await client.send("AUTHENTICATE SCRAM-SHA-256")
+        await client.expect("AUTHENTICATE", "+")
+        await client.send("AUTHENTICATE " + b64(scram_client_first("alice", "cnonce")))
+        server_first = base64.b64decode((await client.expect("AUTHENTICATE")).params[0])
+        answer = scram_client_final("alice", "secret1", "cnonce", server_first)
+        assert answer is not None
+        await client.send("AUTHENTICATE " + b64(answer[0]))
+        server_final = base64.b64decode((await client.expect("AUTHENTICATE")).params[0])
+        assert server_final == answer[1]
+        await client.send("AUTHENTICATE +")
+        await client.expect("903")
+
+
+async def test_logins_waiting_for_hashing_never_stall_the_chat(nursery: trio.Nursery) -> None:
+    """Every hashing thread is busy (the test holds them): chat goes on; logins wait, then pass."""
+    with trio.fail_after(60):
+        h = await running(nursery, config(max_per_ip=None))
+        create(h.server, "alice", "secret1")
+        assert h.server.accounts is not None
+        limiter = h.server.accounts.hash_limiter
+        holders = [object() for _ in range(int(limiter.total_tokens))]
+        for holder in holders:
+            await limiter.acquire_on_behalf_of(holder)
+        bob = await h.client("bob", channel="#room")
+        carol = await h.client("carol", channel="#room")
+        logins = []
+        for n in range(20):
+            client = await h.connect()
+            await client.send("CAP LS 302", "CAP REQ :sasl", f"NICK u{n}", f"USER u{n} 0 * :R")
+            await client.send("AUTHENTICATE PLAIN", "AUTHENTICATE " + b64("\0alice\0secret1"))
+            logins.append(client)
+        for _ in range(3):  # the room is as quick as ever while 20 logins wait
+            await bob.send("PRIVMSG #room :still here")
+            await carol.expect("PRIVMSG", "#room", "still here")
+        assert limiter.borrowed_tokens == limiter.total_tokens
+        for holder in holders:
+            limiter.release_on_behalf_of(holder)
+        for client in logins:
+            while (await client.receive()).command != "903":
+                pass
+
+
+async def test_a_database_made_before_accounts_keeps_working(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    path = tmp_path / "old.db"
+    HistoryStore.open(path).close()  # what the current history code makes
+    with trio.fail_after(30):
+        h = await running(nursery, config(history_db=str(path)))
+        alice = await h.client("alice")
+        await alice.send("REGISTER * * secret1")
+        assert (await alice.expect("REGISTER")).params[0] == "SUCCESS"
+
+
+# -- over a real TLS socket ---------------------------------------------------------
+
+
+async def _tls_server(nursery: trio.Nursery, server_ctx: ssl.SSLContext) -> tuple[ChatServer, int]:
+    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    server = ChatServer(config())
+    tls = [trio.SSLListener(listener, server_ctx) for listener in listeners]
+    await nursery.start(server.serve, tls)
+    return server, listeners[0].socket.getsockname()[1]
+
+
+async def test_sasl_plain_over_a_real_tls_socket(nursery: trio.Nursery) -> None:
+    ca = trustme.CA()
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(HOSTNAME).configure_cert(server_ctx)
+    client_ctx = ssl.create_default_context()
+    ca.configure_trust(client_ctx)
+    with trio.fail_after(30):
+        server, port = await _tls_server(nursery, server_ctx)
+        create(server, "alice", "secret1")
+        tcp = await trio.open_tcp_stream("127.0.0.1", port)
+        async with trio.SSLStream(tcp, client_ctx, server_hostname=HOSTNAME) as stream:
+            client = IrcClient(stream)
+            assert await sasl_plain(client, "alice", "alice", "secret1") == "903"
+            await client.send("WHOIS alice")
+            whois = await client.expect("330")
+            assert whois.params[1:3] == ("alice", "alice")
+
+
+async def test_sasl_external_with_a_client_certificate(nursery: trio.Nursery) -> None:
+    """The server asks for a certificate (CERT_OPTIONAL, trusting the CA that issued it)."""
+    ca = trustme.CA()
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(HOSTNAME).configure_cert(server_ctx)
+    server_ctx.verify_mode = ssl.CERT_OPTIONAL
+    ca.configure_trust(server_ctx)
+    client_ctx = ssl.create_default_context()
+    ca.configure_trust(client_ctx)
+    client_cert = ca.issue_cert("alice@client.test")
+    client_cert.configure_cert(client_ctx)
+    der = ssl.PEM_cert_to_DER_cert(client_cert.cert_chain_pems[0].bytes().decode())
+    fingerprint = hashlib.sha256(der).hexdigest()
+    with trio.fail_after(30):
+        server, port = await _tls_server(nursery, server_ctx)
+        create(server, "alice", "secret1")
+        assert server.accounts is not None
+        found = server.accounts.store.get("alice")
+        assert found is not None
+        server.accounts.store.change_cert(found[0].id, fingerprint, add=True)
+        tcp = await trio.open_tcp_stream("127.0.0.1", port)
+        async with trio.SSLStream(tcp, client_ctx, server_hostname=HOSTNAME) as stream:
+            client = IrcClient(stream)
+            await client.send("CAP LS 302", "CAP REQ :sasl", "NICK alice", "USER a 0 * :R")
+            await client.send("AUTHENTICATE EXTERNAL")
+            await client.expect("AUTHENTICATE", "+")
+            await client.send("AUTHENTICATE +")
+            await client.expect("903")

@@ -1,0 +1,1 @@
+"""Server operators: password hashes for the ``--oper`` blocks (hashing is stdlib scrypt)."""

@@ -1,0 +1,1 @@
+"""Running triochat as a service: config file, live reload, logs, backups, metrics and health."""

@@ -1,0 +1,61 @@
+"""The services that answer the state's questions other than history queries.
+
+* password checks (OPER): scrypt in a worker thread, at most
+  :data:`PASSWORD_THREADS` at once, so a burst of logins can neither stall
+  the event loop nor eat every core;
+* server bans: saved to (or deleted from) the history database, when there
+  is one;
+* LIST continuations: a checkpoint, so everyone else runs between two
+  chunks of a long LIST.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+import trio
+
+from .._opers.passwords import verify_password
+from .._state.questions import ContinueList, PasswordCheck, Rehash, ServerBanChange
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from .._history.service import History
+
+__all__ = ["PASSWORD_THREADS", "Services"]
+
+#: Password hashes computed at once; each takes tens of milliseconds and MiBs.
+PASSWORD_THREADS: Final = 2
+
+
+class Services:
+    """Answers password checks, server-ban changes and LIST continuations."""
+
+    def __init__(self, history: History | None) -> None:
+        self.history = history
+        self.password_limiter = trio.CapacityLimiter(PASSWORD_THREADS)
+        #: Re-reads the config file and applies it (set by ``triochat serve``), for REHASH.
+        self.reload: Callable[[], Awaitable[list[str]]] | None = None
+
+    async def answer(
+        self, question: PasswordCheck | ServerBanChange | ContinueList | Rehash
+    ) -> object:
+        """The answer to ``question``, computed without blocking the event loop."""
+        if isinstance(question, PasswordCheck):
+            return await trio.to_thread.run_sync(
+                verify_password,
+                question.password,
+                question.hashed,
+                limiter=self.password_limiter,
+            )
+        if isinstance(question, ServerBanChange):
+            if self.history is None:
+                return False  # no database: the ban lasts until a restart
+            return await self.history.change_server_ban(question.ban, removed=question.removed)
+        if isinstance(question, Rehash):
+            if self.reload is None:
+                return ["this server was started without a configuration file to re-read"]
+            return await self.reload()
+        await trio.lowlevel.checkpoint()  # ContinueList: let the others run first
+        return None
