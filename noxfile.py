@@ -16,11 +16,13 @@ PYPROJECT = nox.project.load_toml("pyproject.toml")
 
 # Debian packages that the end-to-end tests drive: a real IRC client nobody here
 # wrote (irssi) inside a real terminal (tmux), openssl's s_client for TLS, and a
-# real headless browser for the web client (chromium, driven by chromedriver).
+# real Redis for the cluster tests (started by the tests on a free port, never as a
+# service), and a real headless browser for the web client (chromium, driven by chromedriver).
 E2E_DEBIAN_PACKAGES = {
     "irssi": "irssi",
     "tmux": "tmux",
     "openssl": "openssl",
+    "redis-server": "redis-server",
     "weechat-headless": "weechat-headless",  # SASL SCRAM-SHA-256 from a client not ours
     "chromium": "chromium",
     "chromedriver": "chromium-driver",

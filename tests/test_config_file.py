@@ -51,6 +51,12 @@ def _problems(tmp_path: Path, text: str) -> list[str]:
             "triochat.toml:2: accounts.nick_protection: must be one of off, warn, strict",
         ),
         ("[cluster]\nredis = 'x'\n", "triochat.toml:2: cluster.redis: unknown key"),
+        ("[cluster]\nurl = 'http://x'\n", "triochat.toml:2: cluster.url: wants a redis:// URL"),
+        ("[cluster]\nnode_name = 'a b'\n", "triochat.toml:2: cluster.node_name: no spaces"),
+        (
+            "[cluster]\nnode_timeout = 0\n",
+            "triochat.toml:2: cluster.node_timeout: must be positive",
+        ),
         # wrong types
         ('[limits]\nmax_clients = "many"\n', "limits.max_clients: must be a whole number"),
         ("[limits]\nmax_clients = true\n", "limits.max_clients: must be a whole number, not true"),

@@ -7,7 +7,7 @@ database is not here: a :class:`Ask` effect is answered by calling
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -92,8 +92,20 @@ def records(effects: Iterable[Effect]) -> list[HistoryEntry]:
     return [effect.entry for effect in effects if isinstance(effect, Record)]
 
 
-def queries(effects: Iterable[Effect]) -> list[Ask]:
-    return [effect for effect in effects if isinstance(effect, Ask)]
+@dataclass(frozen=True)
+class HistoryAsk:
+    """An :class:`Ask` whose question is a history query (the union has other kinds too)."""
+
+    conn: ConnId
+    question: HistoryQuery
+
+
+def queries(effects: Iterable[Effect]) -> list[HistoryAsk]:
+    return [
+        HistoryAsk(effect.conn, effect.question)
+        for effect in effects
+        if isinstance(effect, Ask) and isinstance(effect.question, HistoryQuery)
+    ]
 
 
 def room(chat: Chat, *caps_of_bob: str) -> tuple[ConnId, ConnId]:

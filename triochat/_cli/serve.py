@@ -27,9 +27,15 @@ from .._tls import DEFAULT_CERT_DIR, SERVER_FILE, TlsSetupError, server_context
 from .._web.cli import WebOptions, add_web_arguments, serve_chat_and_web
 from .._web.listeners import web_url
 from . import accounts as accounts_cli
+from .cluster import add_cluster_arguments, cluster_from_settings
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .._config import ServerConfig
+    from .._server.delivery import Delivery
+    from .._server.replication import Replication
+    from .._state.machine import ServerState
 
 __all__ = ["add_arguments", "run"]
 
@@ -230,6 +236,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="store nothing, replay nothing, no CHATHISTORY",
     )
     accounts_cli.add_server_arguments(parser)
+    add_cluster_arguments(parser)
     parser.add_argument(
         "--oper",
         action="append",
@@ -328,6 +335,7 @@ async def run_server(
     reloader_args: argparse.Namespace | None = None,
     file_limit: int | None = None,
     web: WebOptions | None = None,
+    cluster: Callable[[ServerState, Delivery], Replication] | None = None,
 ) -> int:
     """Listen, announce every bound address on stdout, and serve until told to stop.
 
@@ -335,12 +343,13 @@ async def run_server(
     out. SIGHUP re-reads ``launch.config_file`` (with ``reloader_args``'s flags
     still winning) and applies what can change without dropping anyone. With
     ``launch.metrics_port``, /metrics, /healthz and /readyz are served too.
+    ``cluster`` makes the server a node of a cluster (``--cluster``).
     """
     host, port, tls_port = launch.host, launch.port, launch.tls_port
     async with trio.open_nursery() as nursery:
         stop = trio.Event()
         await nursery.start(_watch_signals, stop, nursery.cancel_scope)
-        server = ChatServer(launch.server, store=store)
+        server = ChatServer(launch.server, store=store, cluster=cluster)
         try:
             listeners = await open_listeners(host, port, tls_port, tls)
             web_listeners = [] if web is None else await web.open(host, tls)
@@ -405,6 +414,7 @@ def run(args: argparse.Namespace) -> int:
             accounts_cli.request_client_certs(tls.context, launch.client_ca)
         elif launch.client_ca is not None:
             raise ValueError("--client-ca only makes sense with --tls")
+        cluster = cluster_from_settings(launch.cluster)
         store = open_history(launch.server)
         if launch.server.accounts:
             accounts_cli.check_store(launch.server.history_db)
@@ -429,6 +439,7 @@ def run(args: argparse.Namespace) -> int:
                 reloader_args=args,
                 file_limit=file_limit,
                 web=web,
+                cluster=cluster,
             )
         )
     finally:

@@ -90,6 +90,20 @@ def word(value: object) -> object:
     return value
 
 
+def redis_url(value: object) -> object:
+    """Where the cluster's Redis is: a ``redis://``, ``rediss://`` or ``unix://`` URL."""
+    if not isinstance(value, str) or not value.startswith(("redis://", "rediss://", "unix://")):
+        raise Invalid(f"wants a redis:// URL, not {_shown(value)}")
+    return value
+
+
+def node_name(value: object) -> object:
+    """A cluster node's name: it goes into Redis keys and owner tags, so no separators."""
+    if not isinstance(value, str) or not value or any(c in value for c in " :{},\r\n\0"):
+        raise Invalid(f"no spaces, ':', ',' or braces: {_shown(value)}")
+    return value
+
+
 def password(value: object) -> object:
     """A connection password; an empty one means none."""
     if not isinstance(value, str):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 from .._opers.passwords import is_password_hash
 from .checks import Invalid, word
@@ -22,8 +22,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ConfigError", "Given", "Operator", "read_file"]
 
-#: Sections accepted so that configs written for later versions merge cleanly, with no keys yet.
-RESERVED_EMPTY: Final = ("cluster",)
 _HEADER = re.compile(r"\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?$")
 _NAME = r"(?:\"[^\"]*\"|'[^']*'|[A-Za-z0-9_-]+)"
 _KEY = re.compile(rf"\s*({_NAME}(?:\s*\.\s*{_NAME})*)\s*=")
@@ -140,14 +138,6 @@ class _Reader:
                 self._operators(table)
             elif not isinstance(table, dict):
                 self.complain((section,), section, "must be a table, like [" + section + "]")
-            elif section in RESERVED_EMPTY:
-                for key in table:
-                    self.complain(
-                        (section, key),
-                        f"{section}.{key}",
-                        "unknown key; this section is reserved"
-                        " for a later version and takes no keys yet",
-                    )
             else:
                 self._table((section,), table)
         if self.problems:

@@ -31,6 +31,8 @@ _SAMPLES: Final[dict[str, object]] = {
     "stats_interval": 60,
     "metrics_port": 9100,
     "client_ca": "/etc/triochat/client-ca.pem",
+    "cluster": "redis://127.0.0.1:6379/0",
+    "node_name": "a",
 }
 _HEADER: Final = """\
 # triochat configuration (TOML): triochat serve --config FILE

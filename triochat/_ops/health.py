@@ -2,7 +2,8 @@
 
 Liveness only says the process still runs its event loop (an orchestrator
 restarts it otherwise); readiness says whether it should get new clients: it
-accepts connections and its history database takes writes. Both are cheap
+accepts connections, its history database takes writes and, in cluster
+mode, it is linked to the other nodes. Both are cheap
 (attribute reads), because probes come every few seconds.
 """
 
@@ -25,4 +26,6 @@ def readiness_problems(server: ChatServer) -> list[str]:
         trouble = server.history.trouble
         if trouble is not None:
             problems.append(f"history: {trouble}")
+    if server.cluster is not None and not server.cluster.up:
+        problems.append("cluster: no link to the other nodes (Redis unreachable)")
     return problems

@@ -13,6 +13,7 @@ won and where it came from.
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal, cast
@@ -58,6 +59,8 @@ class Launch:
     client_ca: Path | None = None
     #: The ``listeners.web`` settings (see :class:`~.._web.cli.WebOptions`).
     web: dict[str, object] = field(default_factory=dict)
+    #: The ``cluster`` settings (see :func:`~.._cli.cluster.cluster_from_settings`).
+    cluster: dict[str, object] = field(default_factory=dict)
     operators: tuple[Operator, ...] = ()
     #: The config file these settings came from, re-read on reload.
     config_file: Path | None = None
@@ -121,6 +124,9 @@ def resolve(
     if problems:
         raise ConfigError(problems)
     values = {s.dest: merged[s.dest].value if s.dest in merged else s.default for s in SETTINGS}
+    if values["cluster"] is not None and "db" not in merged:
+        # Nodes started in one directory keep apart histories: triochat-NAME.db.
+        values["db"] = f"triochat-{values['node_name'] or socket.gethostname()}.db"
     warnings: list[str] = []
     motd: tuple[str, ...] | None = DEFAULT_MOTD
     if values["motd_file"] is not None:
@@ -164,6 +170,7 @@ def resolve(
             key: values[key]
             for key in ("web_port", "web_tls_port", "web_host", "web_origin", "trusted_proxy")
         },
+        cluster={key: values[key] for key in ("cluster", "node_name", "node_timeout")},
         operators=operators,
         config_file=config_file,
         warnings=tuple(warnings),

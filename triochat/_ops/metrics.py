@@ -288,6 +288,29 @@ def server_families(server: ChatServer) -> list[Family]:
             [({}, history.lost if history is not None else 0)],
         ),
     ]
+    cluster = server.cluster
+    if cluster is not None:
+        append = cluster.append_seconds
+        families += [
+            Family(
+                "triochat_cluster_up",
+                "gauge",
+                "1 while linked to the other nodes.",
+                [({}, int(cluster.up))],
+            ),
+            Family(
+                "triochat_cluster_events_applied_total",
+                "counter",
+                "Cluster log events applied on this node.",
+                [({}, cluster.events_applied)],
+            ),
+            Family(
+                "triochat_cluster_append_seconds",
+                "gauge",
+                "Round trip of the last append to the cluster log.",
+                [({}, append if append is not None else 0.0)],
+            ),
+        ]
     # No live task count here: walking the task tree takes ~40 ms per 50,000 tasks, a
     # stall for every client at every scrape (--stats-interval still logs it).
     return families

@@ -52,6 +52,8 @@ def restart_notes(old: Launch, new: Launch) -> list[str]:
     after = (new.host, new.port, new.tls_port, new.metrics_host, new.metrics_port, new.web)
     if before != after:
         notes.append("listener addresses changed: restart needed")
+    if old.cluster != new.cluster:
+        notes.append("cluster settings changed: restart needed")
     return notes
 
 

@@ -20,11 +20,13 @@ from .checks import (
     integer,
     log_format,
     log_level,
+    node_name,
     optional,
     parse_duration,
     password,
     path,
     positive,
+    redis_url,
     strings,
     text,
     word,
@@ -33,7 +35,7 @@ from .checks import (
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["BY_DEST", "BY_KEY", "SECTIONS", "SETTINGS", "Setting"]
+__all__ = ["BY_DEST", "BY_KEY", "DEFAULT_NODE_TIMEOUT", "SECTIONS", "SETTINGS", "Setting"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +58,8 @@ class Setting:
 
 
 _D = ServerConfig()
+#: Seconds of silence after which a cluster node counts as lost.
+DEFAULT_NODE_TIMEOUT: Final = 15.0
 
 #: The tables of the file, in the order ``config example`` prints them.
 SECTIONS: Final = {
@@ -69,7 +73,7 @@ SECTIONS: Final = {
     "metrics": "Prometheus metrics and health checks over HTTP (off without a port).",
     "operators": "Server operators: [[operators]] tables of name and hash (hash-password).",
     "accounts": "Accounts (SASL, REGISTER, NickServ), kept in the history database.",
-    "cluster": "Reserved for cluster mode; no keys yet.",
+    "cluster": "Cluster mode: one network on many nodes sharing a Redis (docs/cluster.md).",
 }
 
 _S = Setting
@@ -175,6 +179,13 @@ SETTINGS: Final[tuple[Setting, ...]] = (
        "--metrics-port"),
     _S("metrics", "host", "metrics_host", text, "127.0.0.1",
        "address of the metrics endpoint", "--metrics-host"),
+    _S("cluster", "url", "cluster", optional(redis_url), None,
+       "be one node of the network whose nodes share this Redis (needs the cluster extra:"
+       " pip install 'triochat[cluster]')", "--cluster"),
+    _S("cluster", "node_name", "node_name", optional(node_name), None,
+       "this node's name, unique in the network (default: the host name)", "--node-name"),
+    _S("cluster", "node_timeout", "node_timeout", positive, DEFAULT_NODE_TIMEOUT,
+       "seconds after which a silent node is lost and its users quit", "--node-timeout"),
 )
 # fmt: on
 

@@ -262,6 +262,14 @@ class Connection:
                     effects = state.reject(conn, error)
                 else:
                     metrics.message_in(message.command)  # metrics
+                    cluster = server.cluster
+                    if cluster is not None:
+                        if cluster.intercepts(conn, message):
+                            await cluster.submit(conn, message)  # through the cluster's log
+                            if self.closing:
+                                return True
+                            continue
+                        await cluster.settle(conn)  # its earlier lines first, in order
                     effects = state.handle(conn, message)
             for ask in delivery.apply(effects):
                 await delivery.answer(ask)

@@ -19,7 +19,7 @@ from .._history.records import HistoryQuery
 from .._history.service import HistoryUnavailable
 from .._irc.tags import TAG_VARIANTS, visible_tags
 from .._irc.wire import serialize
-from .._state.effects import Ask, Close, Record, Schedule, Send
+from .._state.effects import Ask, Close, NickClaim, Record, Schedule, Send
 from .._state.questions import ContinueList, PasswordCheck, Rehash, ServerBanChange
 
 if TYPE_CHECKING:
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from .._state.machine import ServerState
     from .connection import Connection
     from .fanout import Flusher
+    from .replication import Replication
     from .services import Services
     from .timers import Timers
 
@@ -65,6 +66,8 @@ class Delivery:
         self.accounts = accounts
         #: The connections being served, by id.
         self.connections: dict[ConnId, Connection] = {}
+        #: The cluster node, in cluster mode: it answers nick claims.
+        self.cluster: Replication | None = None
 
     def apply(self, effects: list[Effect]) -> list[Ask]:
         """Carry out ``effects`` in order; return the questions left to await."""
@@ -98,6 +101,10 @@ class Delivery:
 
     async def _answer_one(self, ask: Ask) -> list[Effect]:
         question = ask.question
+        if isinstance(question, NickClaim):  # cluster mode: the node claims it network-wide
+            if self.cluster is None:
+                return self.state.unanswered(ask.conn, question)
+            return await self.cluster.claim(ask)
         if isinstance(question, PasswordCheck | ServerBanChange | ContinueList | Rehash):
             assert self.services is not None, "no services to answer with"
             result = await self.services.answer(question)

@@ -55,6 +55,7 @@ if TYPE_CHECKING:
 
     from .._state.effects import Timer
     from .._state.model import PeerInfo
+    from .replication import Replication
 
 __all__ = ["ChatServer", "serve"]
 
@@ -71,7 +72,11 @@ class ChatServer:
     """
 
     def __init__(
-        self, config: ServerConfig | None = None, *, store: HistoryStore | None = None
+        self,
+        config: ServerConfig | None = None,
+        *,
+        store: HistoryStore | None = None,
+        cluster: Callable[[ServerState, Delivery], Replication] | None = None,
     ) -> None:
         self.config = config = config or ServerConfig()
         self.state = ServerState(config)
@@ -111,6 +116,9 @@ class ChatServer:
             self.services,
             self.accounts,
         )
+        #: Cluster mode: the node that replicates this server's state (None: a single node).
+        self.cluster = None if cluster is None else cluster(self.state, self.delivery)
+        self.delivery.cluster = self.cluster
 
     def reload(self, config: ServerConfig) -> list[str]:
         """Use ``config`` from now on, dropping nobody; return notes on what could not change.
@@ -181,6 +189,8 @@ class ChatServer:
                 self.state.preload_rooms(await self.accounts.rooms())
             await server.start(self.delivery.flusher.run)
             await server.start(self.timers.run)
+            if self.cluster is not None:
+                await server.start(self.cluster.run)
             if self.config.stats_interval is not None:
                 server.start_soon(self._report_stats, self.config.stats_interval)
             async with trio.open_nursery() as connections:
@@ -211,6 +221,8 @@ class ChatServer:
                 self.delivery.flush()
                 grace = self.config.shutdown_grace
                 connections.cancel_scope.deadline = trio.current_time() + grace
+            if self.cluster is not None:
+                await self.cluster.stop()
             server.cancel_scope.cancel()  # the flusher and timers: every connection has ended
 
     @contextlib.asynccontextmanager
@@ -329,6 +341,12 @@ class ChatServer:
             self.metrics.connection_closed(peer, connection.quit_reason, quit=quit)
             delivery.connections.pop(conn, None)
             try:
+                if self.cluster is not None:
+                    # Its last lines in flight are handled here too before it is forgotten.
+                    with trio.CancelScope(shield=True):
+                        with trio.move_on_after(self.config.close_timeout):
+                            await self.cluster.settle(conn)
+                    self.cluster.departed(conn, reason)
                 delivery.apply(self.state.disconnect(conn, reason))
                 delivery.flush()
             except Exception:
@@ -369,13 +387,15 @@ async def serve(
     config: ServerConfig | None = None,
     *,
     store: HistoryStore | None = None,
+    cluster: Callable[[ServerState, Delivery], Replication] | None = None,
     shutdown_trigger: Callable[[], Awaitable[object]] | None = None,
     task_status: trio.TaskStatus[ChatServer] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run a chat server on ``listeners`` (see :meth:`ChatServer.serve`).
 
     ``await nursery.start(serve, listeners)`` returns the running
-    :class:`ChatServer` once it accepts connections.
+    :class:`ChatServer` once it accepts connections. ``cluster`` makes it a
+    node of a cluster (see :mod:`.._cluster`).
     """
-    server = ChatServer(config, store=store)
+    server = ChatServer(config, store=store, cluster=cluster)
     await server.serve(listeners, shutdown_trigger=shutdown_trigger, task_status=task_status)

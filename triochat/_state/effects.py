@@ -23,7 +23,18 @@ if TYPE_CHECKING:
     from .._irc.wire import Message
     from .questions import ContinueList, PasswordCheck, Rehash, ServerBanChange
 
-__all__ = ["Ask", "Close", "ConnId", "Effect", "Question", "Record", "Schedule", "Send", "Timer"]
+__all__ = [
+    "Ask",
+    "Close",
+    "ConnId",
+    "Effect",
+    "NickClaim",
+    "Question",
+    "Record",
+    "Schedule",
+    "Send",
+    "Timer",
+]
 
 #: A connection, for as long as it lasts; never a nickname (nicknames change).
 ConnId = NewType("ConnId", int)
@@ -58,11 +69,23 @@ class Record:
     entry: HistoryEntry
 
 
+@dataclass(frozen=True, slots=True)
+class NickClaim:
+    """May this registration take ``nick`` on the whole network? (cluster mode only)
+
+    A cluster node claims the nick atomically in its shared store; the answer
+    is ``True`` (the nick is now this user's everywhere) or ``False`` (433).
+    """
+
+    nick: str
+
+
 #: Questions the accounts service answers: accounts, and registered rooms (ChanServ).
 _AccountsQuestion: TypeAlias = "AccountQuestion | RoomQuestion"
 #: Questions a service answers; each kind grows this union (password checks, claims).
 Question: TypeAlias = (
     "HistoryQuery | PasswordCheck | ContinueList | ServerBanChange | Rehash | _AccountsQuestion"
+    " | NickClaim"
 )
 
 

@@ -15,6 +15,7 @@ chat room is testable with plain function calls.
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, cast
 
 from .._accounts.rooms import ROOM_QUESTIONS
@@ -24,8 +25,8 @@ from .._irc.tags import new_id_source
 from .._irc.wire import InvalidUtf8, LineTooLong, TooManyParams
 from .accounts import AccountsState
 from .advertised import capabilities
-from .commands import GROUPS, accounts, chanserv, history, listing, oper, services
-from .effects import Schedule, Timer
+from .commands import GROUPS, accounts, chanserv, history, listing, oper, registration, services
+from .effects import NickClaim, Schedule, Timer
 from .model import Client
 from .network import Network
 from .questions import ContinueList, PasswordCheck, Rehash, ServerBanChange
@@ -35,7 +36,7 @@ from .rooms import Rooms
 from .serverbans import ServerBans
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
     from .._accounts.records import AccountReply
     from .._accounts.rooms import Room, RoomReply
@@ -80,12 +81,17 @@ class ServerState:
         self.recent = history.RecentMessages(replay_count)
         #: The most users registered at once so far (LUSERS 265/266).
         self.max_users = 0
+        #: The most of this server's own users at once (differs from the above in a cluster).
+        self.max_local_users = 0
         #: K-lines and D-lines in force (kept in the database too, loaded at start).
         self.server_bans = ServerBans()
         #: Registered account names and login limits (the accounts live in the database).
         self.accounts = AccountsState(clock)
         #: Registered rooms (ChanServ), preloaded from the database at start.
         self.rooms = Rooms()
+        #: Cluster mode: a registration completes only once the whole network
+        #: granted its nick (a :class:`~.effects.NickClaim` question).
+        self.nick_claims = False
 
     def now(self) -> float:
         return self._clock()
@@ -181,14 +187,17 @@ class ServerState:
 
         ``result`` is what that kind of question is answered with: the entries
         of a :class:`~.._history.records.HistoryQuery`, a ``bool`` for a
-        password check or a saved server ban, ``None`` to go on with a LIST,
-        the notes of a reload, an :class:`~.._accounts.records.AccountReply`, a
+        password check, a saved server ban or a cluster nick claim, ``None`` to
+        go on with a LIST, the notes of a reload, an
+        :class:`~.._accounts.records.AccountReply`, a
         :class:`~.._accounts.rooms.RoomReply` (a registered room saved or not).
         """
         client = self.network.clients.get(conn)
         if client is None:
             return self.replies.take()
-        if isinstance(question, ContinueList):
+        if isinstance(question, NickClaim):
+            registration.claim_answered(self, client, question, granted=result is True)
+        elif isinstance(question, ContinueList):
             listing.continue_list(self, client)
         elif isinstance(question, PasswordCheck | ServerBanChange):
             oper.answered(self, client, question, result is True)
@@ -209,7 +218,9 @@ class ServerState:
         client = self.network.clients.get(conn)
         if client is None:
             return self.replies.take()
-        if isinstance(question, ContinueList):
+        if isinstance(question, NickClaim):
+            registration.claim_failed(self, client)
+        elif isinstance(question, ContinueList):
             listing.continue_list(self, client)
         elif isinstance(question, PasswordCheck | ServerBanChange):
             oper.answered(self, client, question, False)
@@ -222,6 +233,23 @@ class ServerState:
         else:
             accounts.show_failure(self, client, question)
         return self.replies.take()
+
+    @contextmanager
+    def pinned(self, at: float, msgids: Callable[[], str]) -> Iterator[None]:
+        """Handle a replicated event as its origin node did: at its time, with its message ids.
+
+        Every cluster node applies the same event, so the ``time`` and
+        ``msgid`` tags (and the history rows) must come from the event, not
+        from each node's clock and counter.
+        """
+        clock, new_msgid, replies = self._clock, self.new_msgid, self.replies
+        replies_clock = replies._clock
+        self._clock = replies._clock = lambda: at
+        self.new_msgid = msgids
+        try:
+            yield
+        finally:
+            self._clock, self.new_msgid, replies._clock = clock, new_msgid, replies_clock
 
     def is_registered(self, conn: ConnId) -> bool:
         """True once ``conn`` has completed registration."""

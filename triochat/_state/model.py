@@ -85,6 +85,8 @@ class Client:
     #: A reserved nickname this client holds without its account (casefolded), and when
     #: it will be renamed unless it logs in.
     nick_claim: tuple[str, float] | None = None
+    #: The cluster node a remote user is connected to; None for this server's own users.
+    origin: str | None = None
 
     def update_source(self) -> None:
         self.source = f"{self.nick}!{self.user}@{self.host}"

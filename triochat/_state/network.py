@@ -31,7 +31,8 @@ class Network:
     """The replica of the network's users and channels that this server keeps."""
 
     def __init__(self, server_name: str) -> None:
-        #: The servers of the network (this one alone, unless clustered).
+        #: The servers of the network: this one alone, or in cluster mode the names
+        #: of the nodes that are up, this one included (LUSERS, LINKS).
         self.servers: set[str] = {server_name}
         self.clients: dict[ConnId, Client] = {}
         #: Channels by casefolded name; a channel exists while it has members.
@@ -79,6 +80,13 @@ class Network:
                 self._departed(client, now)
         self.nicks[key] = client
         return True
+
+    def drop_nick(self, client: Client) -> None:
+        """Free the nick of unregistered ``client`` (the cluster refused it), shared or not."""
+        key = casefold(client.nick)
+        if client.has_nick and not self._detach(client) and self.nicks.get(key) is client:
+            del self.nicks[key]
+        client.nick, client.has_nick = "*", False
 
     # -- shared nicknames (multiclient) ---------------------------------------
 

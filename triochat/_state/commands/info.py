@@ -245,7 +245,8 @@ def lusers(state: ServerState, client: Client, message: Message) -> None:
         invisible += "i" in peer.modes
         opers += "o" in peer.modes
     unknown = len(network.clients) - users
-    servers = len(network.servers)
+    servers = len(network.servers)  # cluster mode: every node that is up
+    here = sum(peer.origin is None for peer in network.registered())
     out.numeric(
         client,
         rpl.RPL_LUSERCLIENT,
@@ -256,14 +257,15 @@ def lusers(state: ServerState, client: Client, message: Message) -> None:
     if unknown:
         out.numeric(client, rpl.RPL_LUSERUNKNOWN, str(unknown), "unknown connection(s)")
     out.numeric(client, rpl.RPL_LUSERCHANNELS, str(len(network.channels)), "channels formed")
-    out.numeric(client, rpl.RPL_LUSERME, f"I have {users} clients and {servers - 1} servers")
+    out.numeric(client, rpl.RPL_LUSERME, f"I have {here} clients and {servers - 1} servers")
     state.max_users = most = max(state.max_users, users)
+    state.max_local_users = most_here = max(state.max_local_users, here)
     out.numeric(
         client,
         rpl.RPL_LOCALUSERS,
-        str(users),
-        str(most),
-        f"Current local users {users}, max {most}",
+        str(here),
+        str(most_here),
+        f"Current local users {here}, max {most_here}",
     )
     out.numeric(
         client,
@@ -333,11 +335,14 @@ def admin(state: ServerState, client: Client, message: Message) -> None:
     out.numeric(client, rpl.RPL_ADMINEMAIL, "Ask a server operator (WHO * shows them with *)")
 
 
-@commands.command("LINKS", syntax="LINKS", summary="List the servers of this network.")
+@commands.command(
+    "LINKS", syntax="LINKS", summary="List the servers (cluster nodes) of this network."
+)
 def links(state: ServerState, client: Client, message: Message) -> None:
-    name = state.config.server_name
-    state.replies.numeric(client, rpl.RPL_LINKS, "*", name, "0 triochat server")
-    state.replies.numeric(client, rpl.RPL_ENDOFLINKS, "*", "End of /LINKS list")
+    out = state.replies
+    for server in sorted(state.network.servers):  # this server alone, or every cluster node
+        out.numeric(client, rpl.RPL_LINKS, "*", server, "0 triochat server")
+    out.numeric(client, rpl.RPL_ENDOFLINKS, "*", "End of /LINKS list")
 
 
 @commands.command("HELP", syntax="HELP [command]", summary="List the commands, or explain one.")

@@ -12,6 +12,7 @@ from ..._irc.tags import tag_variant
 from ..._irc.wire import Message
 from ..accounts import SERVICE_NICKS, start_pass_login
 from ..advertised import USER_LENGTH, VERSION, capability_values, myinfo
+from ..effects import Ask, NickClaim
 from ..registry import Commands
 from . import info, oper, services
 
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from ..machine import ServerState
     from ..model import Client
 
-__all__ = ["commands", "welcome"]
+__all__ = ["claim_answered", "claim_failed", "commands", "welcome"]
 
 commands = Commands()
 
@@ -168,9 +169,37 @@ def try_register(state: ServerState, client: Client) -> None:
     client.update_source()
     if oper.refuse_banned(state, client):  # a K-line or D-line
         return
+    if state.nick_claims:  # cluster mode: the whole network must grant the nick first
+        state.replies.add(Ask(client.conn, NickClaim(client.nick)))
+        return
+    _complete(state, client)
+
+
+def _complete(state: ServerState, client: Client) -> None:
     client.registered = True
     welcome(state, client)
     services.protect_nick(state, client)  # warn: told now, renamed later
+
+
+def claim_answered(state: ServerState, client: Client, claim: NickClaim, *, granted: bool) -> None:
+    """The network granted (or refused: 433) the nick that registration asked for."""
+    if client.registered:
+        return
+    if granted and client.nick == claim.nick:
+        _complete(state, client)
+    elif not granted:
+        # Not ours after all: free it here too, so that asking again is answered again.
+        state.network.drop_nick(client)
+        state.replies.numeric(
+            client, rpl.ERR_NICKNAMEINUSE, claim.nick, "Nickname is already in use"
+        )
+
+
+def claim_failed(state: ServerState, client: Client) -> None:
+    """Nobody could say whether the nick is free (the cluster store is down): refuse, clearly."""
+    why = "The network is unreachable from this server right now; please reconnect later"
+    state.replies.fail(client, "NICK", "CLUSTER_UNAVAILABLE", why)
+    state.replies.close(client.conn, f"Closing link: {why}")
 
 
 def welcome(state: ServerState, client: Client) -> None:

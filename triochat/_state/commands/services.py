@@ -178,6 +178,9 @@ def _ghost(state: ServerState, client: Client, nick: str) -> None:
         target is not None
         and (target.account_id == client.account_id or casefold(nick) == casefold(client.account))
     )
+    if target is not None and target.origin is not None:
+        _notice(state, client, f"{nick} is on another server of the network: ghost it there")
+        return
     if target is None or target is client or not mine:
         _notice(state, client, f"You may not ghost {nick}")
         return
@@ -268,7 +271,9 @@ def may_take(state: ServerState, client: Client, nick: str) -> bool:
 def protect_nick(state: ServerState, client: Client) -> None:
     """Warn (or, strict, rename at once) a client that holds a reserved nick without its account."""
     mode = state.config.nick_protection
-    if mode == "off" or not _reserved_for_other(state, client, client.nick):
+    # Cluster mode: accounts are per node and a rename here would not reach the other
+    # nodes; the network-wide nick claim is what keeps nicks unique there.
+    if mode == "off" or state.nick_claims or not _reserved_for_other(state, client, client.nick):
         client.nick_claim = None
         return
     if mode == "strict":

@@ -1,0 +1,286 @@
+"""Cluster mode end to end: one real ``redis-server`` and real ``triochat serve --cluster`` nodes.
+
+One Redis serves the whole module (started on a free port, emptied between
+tests, stopped by PID); each test starts its own nodes with a short
+``--node-timeout``. Real time and real sockets, so every wait has a deadline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import time
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import pytest
+import trio
+from harness import IrcClient
+from processes import ServerProcess, Tmux, connect, require, serve
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+pytestmark = pytest.mark.e2e
+
+NODE_TIMEOUT = 2.0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _redis_command(port: int, *words: str) -> bytes:
+    """Send one command to Redis in its inline form; its first reply line."""
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+        sock.sendall(" ".join(words).encode() + b"\r\n")
+        return sock.recv(65536)
+
+
+@dataclass
+class RedisServer:
+    """A private ``redis-server`` with no persistence, on one port for the whole module."""
+
+    executable: str
+    port: int = field(default_factory=_free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                *(self.executable, "--port", str(self.port), "--bind", "127.0.0.1"),
+                *("--save", "", "--appendonly", "no"),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            with contextlib.suppress(OSError):
+                if _redis_command(self.port, "PING").startswith(b"+PONG"):
+                    return
+            if time.monotonic() > deadline:
+                raise AssertionError("redis-server did not start within 10 s")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        self.process = None
+
+    def flush(self) -> None:
+        assert _redis_command(self.port, "FLUSHALL").startswith(b"+OK")
+
+
+@pytest.fixture(scope="module")
+def redis_server() -> Iterator[RedisServer]:
+    executable = shutil.which("redis-server")
+    if executable is None:
+        pytest.skip("redis-server is not installed (on Debian: apt-get install redis-server)")
+    server = RedisServer(executable)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis(redis_server: RedisServer) -> RedisServer:
+    """The module's Redis, running and empty."""
+    if redis_server.process is None:
+        redis_server.start()
+    redis_server.flush()
+    return redis_server
+
+
+async def nodes(stack: AsyncExitStack, redis: RedisServer, *names: str) -> list[ServerProcess]:
+    """Start one ``triochat serve --cluster`` per name (stopped by PID when ``stack`` closes)."""
+    started = []
+    for name in names:
+        args = ("--cluster", redis.url, "--node-name", name, "--node-timeout", str(NODE_TIMEOUT))
+        started.append(await stack.enter_async_context(serve(*args)))
+    return started
+
+
+async def open_irc(stack: AsyncExitStack, server: ServerProcess) -> IrcClient:
+    """A TCP connection to ``server``, closed when ``stack`` closes."""
+    stream = await trio.open_tcp_stream("127.0.0.1", server.port)
+    stack.push_async_callback(stream.aclose)
+    return IrcClient(stream)
+
+
+async def client(
+    stack: AsyncExitStack, server: ServerProcess, nick: str, channel: str | None = None
+) -> IrcClient:
+    irc = await open_irc(stack, server)
+    await irc.register(nick)
+    if channel is not None:
+        await irc.join(channel)
+    return irc
+
+
+async def test_a_room_a_private_message_and_history_across_two_real_nodes(
+    redis: RedisServer,
+) -> None:
+    async with AsyncExitStack() as stack:
+        with trio.fail_after(40):
+            a, b = await nodes(stack, redis, "a", "b")
+            alice = await client(stack, a, "alice", "#room")
+            bob = await client(stack, b, "bob", "#room")
+            assert (await alice.expect("JOIN")).source == "bob!~bob@127.0.0.1"
+            await alice.send("PRIVMSG #room :hello from a")
+            assert (await bob.expect("PRIVMSG")).params == ("#room", "hello from a")
+            await bob.send("PRIVMSG alice :psst")
+            assert (await alice.expect("PRIVMSG")).params == ("alice", "psst")
+            await bob.send("LUSERS", "LINKS")
+            assert (await bob.expect("251")).params[-1].endswith("on 2 servers")
+            links = [(await bob.expect("364")).params[2], (await bob.expect("364")).params[2]]
+            assert sorted(links) == ["a", "b"]
+            # A late joiner on either node is replayed the same messages, same ids and times.
+            caps = "batch server-time message-tags"
+            replays = []
+            for server, nick in ((a, "late_a"), (b, "late_b")):
+                late = await open_irc(stack, server)
+                await late.register(nick, caps=caps)
+                await late.send("JOIN #room")
+                _, lines = await late.batch()
+                replays.append([(m.params[-1], m.tags["msgid"], m.tags["time"]) for m in lines])
+            assert replays[0] == replays[1]
+            assert [text for text, _, _ in replays[0]] == ["hello from a"]
+
+
+async def test_two_real_nodes_racing_for_one_nick_exactly_one_wins(redis: RedisServer) -> None:
+    async with AsyncExitStack() as stack:
+        with trio.fail_after(30):
+            a, b = await nodes(stack, redis, "a", "b")
+            for round_ in range(3):
+                nick = f"racer{round_}"
+                first = await open_irc(stack, a)
+                second = await open_irc(stack, b)
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(first.send, f"NICK {nick}", "USER x 0 * :x")
+                    nursery.start_soon(second.send, f"NICK {nick}", "USER y 0 * :y")
+                outcomes = []
+                for racer in (first, second):
+                    message = await racer.receive()
+                    while message.command not in ("001", "433"):
+                        message = await racer.receive()
+                    outcomes.append(message.command)
+                assert sorted(outcomes) == ["001", "433"]
+
+
+async def test_a_node_killed_with_sigkill_is_noticed_within_the_node_timeout(
+    redis: RedisServer,
+) -> None:
+    async with AsyncExitStack() as stack:
+        with trio.fail_after(30):
+            a, b = await nodes(stack, redis, "a", "b")
+            alice = await client(stack, a, "alice", "#room")
+            await client(stack, b, "bob", "#room")
+            await alice.expect("JOIN")
+            killed_at = trio.current_time()
+            b.process.kill()
+            quit_ = await alice.expect("QUIT")
+            assert quit_.source == "bob!~bob@127.0.0.1"
+            assert quit_.params == ("node b lost",)
+            assert trio.current_time() - killed_at < NODE_TIMEOUT * 2 + 1
+            again = await client(stack, a, "bob")  # the nick is free
+            await again.sync()
+
+
+async def test_a_node_stopped_with_sigterm_says_goodbye_at_once(redis: RedisServer) -> None:
+    async with AsyncExitStack() as stack:
+        with trio.fail_after(30):
+            a, b = await nodes(stack, redis, "a", "b")
+            alice = await client(stack, a, "alice", "#room")
+            bob = await client(stack, b, "bob", "#room")
+            await alice.expect("JOIN")
+            stopped_at = trio.current_time()
+            b.process.terminate()
+            quit_ = await alice.expect("QUIT")
+            assert quit_.source == "bob!~bob@127.0.0.1"
+            assert trio.current_time() - stopped_at < NODE_TIMEOUT
+            assert (await bob.wait_closed())[-1].command == "ERROR"
+            await bob.stream.aclose()  # as IRC clients do on ERROR
+            assert await b.process.wait() == 0
+            await client(stack, a, "bob")  # the nick is free at once
+
+
+async def test_redis_stopped_for_seconds_then_restarted_empty_is_survived(
+    redis: RedisServer,
+) -> None:
+    async with AsyncExitStack() as stack:
+        with trio.fail_after(45):
+            a, b = await nodes(stack, redis, "a", "b")
+            alice = await client(stack, a, "alice", "#room")
+            bob = await client(stack, b, "bob", "#room")
+            await alice.expect("JOIN")
+            redis.stop()
+            assert "lost its link" in (await alice.expect("NOTICE")).params[-1]
+            assert "lost its link" in (await bob.expect("NOTICE")).params[-1]
+            await alice.send("PRIVMSG #room :while redis is down")
+            fail = await alice.expect("FAIL")
+            assert fail.params[:2] == ("PRIVMSG", "CLUSTER_UNAVAILABLE")
+            newcomer = await open_irc(stack, a)
+            await newcomer.send("NICK carol", "USER c 0 * :c")
+            assert any(m.command == "ERROR" for m in await newcomer.wait_closed())
+            await trio.sleep(3)
+            redis.start()  # the same port, with nothing in it
+            assert "is back" in (await alice.expect("NOTICE")).params[-1]
+            assert "is back" in (await bob.expect("NOTICE")).params[-1]
+            await trio.sleep(0.5)  # the bursts of both nodes
+            await alice.send("PRIVMSG #room :redis is back")
+            assert (await bob.expect("PRIVMSG")).params == ("#room", "redis is back")
+            await bob.send("NAMES #room")
+            assert set((await bob.expect("353")).params[-1].split()) == {"@alice", "bob"}
+            carol = await client(stack, b, "carol")
+            await carol.sync()
+
+
+async def test_irssi_on_one_node_and_triochat_connect_on_the_other_chat(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    """What the README's Cluster section has a newcomer do, with real clients."""
+    irssi = require("irssi")
+    tmux = Tmux(require("tmux"), f"triochat-cluster-{os.getpid()}-{secrets.token_hex(4)}")
+    home = tmp_path / "irssi"
+    home.mkdir()
+    (home / "config").write_text('settings = { "irc/core" = { cmd_queue_speed = "0"; }; };\n')
+    async with AsyncExitStack() as stack:
+        a, b = await nodes(stack, redis, "a", "b")
+        bob = await stack.enter_async_context(connect("--port", str(b.port), "--nick", "bob"))
+        try:
+            with trio.fail_after(60):
+                await bob.output.wait_for("here in #lobby")
+                irssi_command = [irssi, f"--home={home}", "-n", "alice"]
+                await tmux.start([*irssi_command, "-c", "127.0.0.1", "-p", str(a.port)])
+                await tmux.wait_for("Welcome to the triochat IRC Network")
+                await tmux.type("/join #lobby")
+                await bob.output.wait_for("alice has joined #lobby")
+                await tmux.type("hello from irssi on node a")
+                await bob.output.wait_for("<alice> hello from irssi on node a")
+                await bob.say("hi alice, from node b")
+                await tmux.wait_for("hi alice, from node b")
+                await tmux.type("/quit bye")
+                await bob.output.wait_for("alice has quit")
+                assert await bob.finish() == 0
+        finally:
+            await tmux.close()

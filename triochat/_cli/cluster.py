@@ -1,0 +1,81 @@
+"""``triochat serve --cluster``: the options that make a server one node of a network.
+
+The settings themselves (flags and ``[cluster]`` keys, with their checks) are
+declared in :mod:`.._ops.settings`; this module builds the node from them, and
+imports the cluster (and coredis) only when cluster mode is on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+from functools import partial
+from typing import TYPE_CHECKING, cast
+
+from .._ops.settings import DEFAULT_NODE_TIMEOUT
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from .._server.delivery import Delivery
+    from .._server.replication import Replication
+    from .._state.machine import ServerState
+
+__all__ = ["add_cluster_arguments", "cluster_from_settings"]
+
+
+def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare ``--cluster``, ``--node-name`` and ``--node-timeout`` (absent unless typed)."""
+    group = parser.add_argument_group("cluster (needs: pip install 'triochat[cluster]')")
+    group.add_argument(
+        "--cluster",
+        default=argparse.SUPPRESS,
+        metavar="URL",
+        help="join the network whose nodes share this Redis, e.g. redis://127.0.0.1:6379/0"
+        " (default: a single server, no Redis)",
+    )
+    group.add_argument(
+        "--node-name",
+        default=argparse.SUPPRESS,
+        metavar="NAME",
+        help="this node's name, unique in the network (default: the host name)",
+    )
+    group.add_argument(
+        "--node-timeout",
+        type=float,
+        default=argparse.SUPPRESS,
+        metavar="SECONDS",
+        help=f"a node silent this long is lost: its users quit (default: {DEFAULT_NODE_TIMEOUT})",
+    )
+
+
+def cluster_from_settings(
+    values: dict[str, object],
+) -> Callable[[ServerState, Delivery], Replication] | None:
+    """The node factory for the checked ``cluster`` settings, or None (a single server).
+
+    ``ValueError`` if cluster mode is asked for but coredis is not installed.
+    """
+    url = cast("str | None", values.get("cluster"))
+    if url is None:
+        return None
+    timeout = cast("float", values.get("node_timeout", DEFAULT_NODE_TIMEOUT))
+    name = cast("str | None", values.get("node_name")) or socket.gethostname()
+    try:
+        from .._cluster.redis import connect
+    except ImportError as error:  # coredis is an optional extra
+        raise ValueError(
+            f"cluster mode needs coredis ({error}); install it: pip install 'triochat[cluster]'"
+        ) from error
+    from .._cluster.node import ClusterNode, NodeSettings
+
+    settings = NodeSettings(name, timeout=timeout)
+    # A store call that takes longer than a third of the node timeout counts as an outage.
+    opener = partial(
+        connect, url, call_timeout=max(0.5, min(5.0, timeout / 3)), nick_ttl=3 * timeout
+    )
+
+    def build(state: ServerState, delivery: Delivery) -> Replication:
+        return ClusterNode(settings, opener, state, delivery)
+
+    return build

@@ -1,0 +1,264 @@
+"""What travels between cluster nodes: pure event records and their JSON encoding.
+
+Every node applies the same events in the same order (the order of one log),
+so an event carries everything its origin decided once: the time, the line
+as the user sent it, the user's identity. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import TypeAlias
+
+__all__ = [
+    "Burst",
+    "Bye",
+    "Event",
+    "Hello",
+    "Intro",
+    "Line",
+    "Lost",
+    "Quit",
+    "Topic",
+    "UserInfo",
+    "UserModes",
+    "decode",
+    "decode_batch",
+    "encode",
+    "encode_batch",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class UserInfo:
+    """A registered user as its origin node describes it to the others."""
+
+    conn: int
+    nick: str
+    user: str
+    host: str
+    realname: str
+    session: str
+    away: str | None = None
+    modes: str = ""
+    #: (channel name, member status such as ``"o"``) for each channel it is in.
+    channels: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """A channel's topic and modes, carried in a burst so that a new node learns them."""
+
+    channel: str
+    text: str
+    by: str
+    at: float
+    #: The channel's modes without parameters (``"nt"``).
+    modes: str = ""
+    #: ``+k`` and ``+l``, when set.
+    key: str | None = None
+    limit: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """A command of a user on ``node``, applied by every node (the origin included) in log order."""
+
+    node: str
+    conn: int
+    line: str
+    #: When the origin received it (UNIX seconds): the ``time`` tag every node shows.
+    at: float
+    #: Lets the origin know when its own event has been applied (0: nobody waits).
+    token: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Intro:
+    """A user completed registration on ``node``."""
+
+    node: str
+    user: UserInfo
+
+
+@dataclass(frozen=True, slots=True)
+class Quit:
+    """A user of ``node`` left the network."""
+
+    node: str
+    conn: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class UserModes:
+    """A user of ``node`` now has exactly these user modes (``OPER`` gave it ``+o``).
+
+    OPER itself never enters the log (its password would be stored in Redis):
+    its origin checks the password and publishes only the outcome.
+    """
+
+    node: str
+    conn: int
+    modes: str
+
+
+@dataclass(frozen=True, slots=True)
+class Hello:
+    """``node`` (re)joined the log: every other node answers with a :class:`Burst`."""
+
+    node: str
+
+
+@dataclass(frozen=True, slots=True)
+class Burst:
+    """Everything ``node`` holds of its own: its users, their channels, their topics.
+
+    Applying it reconciles: users and memberships of ``node`` that it does not
+    list are gone (they left while the others could not hear it).
+    """
+
+    node: str
+    users: tuple[UserInfo, ...] = ()
+    topics: tuple[Topic, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class Lost:
+    """``node`` stopped answering (its heartbeat expired): its users quit with ``reason``."""
+
+    node: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Bye:
+    """``node`` is stopping cleanly: its users quit everywhere at once."""
+
+    node: str
+    reason: str
+
+
+Event: TypeAlias = "Line | Intro | Quit | UserModes | Hello | Burst | Lost | Bye"
+
+_KINDS: dict[str, type[Any]] = {
+    "line": Line,
+    "intro": Intro,
+    "quit": Quit,
+    "umodes": UserModes,
+    "hello": Hello,
+    "burst": Burst,
+    "lost": Lost,
+    "bye": Bye,
+}
+_NAMES = {kind: name for name, kind in _KINDS.items()}
+
+
+def _user_json(user: UserInfo) -> dict[str, Any]:
+    return {
+        "conn": user.conn,
+        "nick": user.nick,
+        "user": user.user,
+        "host": user.host,
+        "realname": user.realname,
+        "session": user.session,
+        "away": user.away,
+        "modes": user.modes,
+        "channels": [list(pair) for pair in user.channels],
+    }
+
+
+def _user(data: dict[str, Any]) -> UserInfo:
+    return UserInfo(
+        conn=int(data["conn"]),
+        nick=str(data["nick"]),
+        user=str(data["user"]),
+        host=str(data["host"]),
+        realname=str(data["realname"]),
+        session=str(data["session"]),
+        away=data.get("away"),
+        modes=str(data.get("modes", "")),
+        channels=tuple((str(name), str(status)) for name, status in data.get("channels", ())),
+    )
+
+
+def encode(event: Event) -> str:
+    """``event`` as one JSON text (a stream entry's only field)."""
+    data: dict[str, Any] = {"k": _NAMES[type(event)], "node": event.node}
+    if isinstance(event, Line):
+        data.update(conn=event.conn, line=event.line, at=event.at, token=event.token)
+    elif isinstance(event, Intro):
+        data["user"] = _user_json(event.user)
+    elif isinstance(event, Quit):
+        data.update(conn=event.conn, reason=event.reason)
+    elif isinstance(event, UserModes):
+        data.update(conn=event.conn, modes=event.modes)
+    elif isinstance(event, Burst):
+        data["users"] = [_user_json(user) for user in event.users]
+        data["topics"] = [
+            [t.channel, t.text, t.by, t.at, t.modes, t.key, t.limit] for t in event.topics
+        ]
+    elif isinstance(event, Lost | Bye):
+        data["reason"] = event.reason
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+def encode_batch(events: Sequence[Event]) -> str:
+    """Several events as one JSON array: one log entry, applied in this order."""
+    return "[" + ",".join(map(encode, events)) + "]"
+
+
+def decode_batch(text: str | bytes) -> list[Event]:
+    """The events of one log entry (one event, or an array of them)."""
+    data = json.loads(text)
+    if isinstance(data, list):
+        return [_event(item) for item in data]
+    return [_event(data)]
+
+
+def decode(text: str | bytes) -> Event:
+    """The event ``text`` encodes; ``ValueError`` (or ``KeyError``) if it is not one."""
+    return _event(json.loads(text))
+
+
+def _event(data: dict[str, Any]) -> Event:
+    kind = _KINDS[data["k"]]
+    node = str(data["node"])
+    if kind is Line:
+        return Line(
+            node, int(data["conn"]), str(data["line"]), float(data["at"]), int(data["token"])
+        )
+    if kind is Intro:
+        return Intro(node, _user(data["user"]))
+    if kind is Quit:
+        return Quit(node, int(data["conn"]), str(data["reason"]))
+    if kind is UserModes:
+        return UserModes(node, int(data["conn"]), str(data["modes"]))
+    if kind is Burst:
+        users = tuple(_user(user) for user in data["users"])
+        topics = tuple(_topic(item) for item in data["topics"])
+        return Burst(node, users, topics)
+    if kind is Hello:
+        return Hello(node)
+    event: Lost | Bye = kind(node, str(data["reason"]))
+    return event
+
+
+def _topic(item: list[Any]) -> Topic:
+    """A burst's channel entry; a node of an older version sends no key and limit."""
+    channel, text, by, at, modes, *rest = item
+    key, limit = [*rest, None, None][:2]
+    return Topic(
+        str(channel),
+        str(text),
+        str(by),
+        float(at),
+        str(modes),
+        None if key is None else str(key),
+        None if limit is None else int(limit),
+    )
