@@ -214,6 +214,13 @@ def check_consistent(state: ServerState) -> None:
         assert key == casefold(holder.nick)
         assert state.network.clients.get(holder.conn) is holder
         assert holder.has_nick
+    # The census LUSERS reads is what counting every client would give.
+    network = state.network
+    registered = [client for client in network.clients.values() if client.registered]
+    assert network.user_count == len(registered)
+    assert network.local_user_count == sum(client.origin is None for client in registered)
+    assert network.invisible == {client.conn for client in registered if "i" in client.modes}
+    assert network.opers == {client.conn for client in registered if "o" in client.modes}
 
 
 def room(h: Harness, *caps_of: Iterable[str]) -> tuple[ConnId, ConnId, ConnId, ConnId]:

@@ -107,6 +107,7 @@ class Replica:
             client = None if conn is None else state.network.clients.get(conn)
             if client is not None:
                 client.modes = set(event.modes)
+                state.network.modes_changed(client)
         elif isinstance(event, Intro):
             self._introduce(event.node, event.user)
         elif isinstance(event, Quit):
@@ -151,6 +152,7 @@ class Replica:
         network.add(client)
         network.take_nick(client, info.nick, state.now())
         client.nick, client.has_nick, client.registered = info.nick, True, True
+        network.registered_user(client)
         client.update_source()
         self.conns[key] = conn
         return client

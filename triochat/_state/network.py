@@ -35,6 +35,13 @@ class Network:
         #: of the nodes that are up, this one included (LUSERS, LINKS).
         self.servers: set[str] = {server_name}
         self.clients: dict[ConnId, Client] = {}
+        #: Registered users in all and of this server, and the invisible (+i) and
+        #: operator (+o) ones: kept as users register, leave and change modes, so
+        #: that LUSERS, sent to every client that registers, costs O(1), not O(users).
+        self.user_count = 0
+        self.local_user_count = 0
+        self.invisible: set[ConnId] = set()
+        self.opers: set[ConnId] = set()
         #: Channels by casefolded name; a channel exists while it has members.
         self.channels: dict[str, Channel] = {}
         #: Holders of nicknames by casefolded nick, registered or not.
@@ -49,9 +56,30 @@ class Network:
     def add(self, client: Client) -> None:
         self.clients[client.conn] = client
 
+    def registered_user(self, client: Client) -> None:
+        """``client`` has just completed registration (here, or on another node)."""
+        self.user_count += 1
+        if client.origin is None:
+            self.local_user_count += 1
+        self.modes_changed(client)
+
+    def modes_changed(self, client: Client) -> None:
+        """Count ``client`` as invisible or operator as its user modes now say."""
+        for mode, holders in (("i", self.invisible), ("o", self.opers)):
+            if mode in client.modes:
+                holders.add(client.conn)
+            else:
+                holders.discard(client.conn)
+
     def remove(self, client: Client, now: float) -> None:
         """Take ``client`` out of every channel and index; remember it for WHOWAS."""
         del self.clients[client.conn]
+        if client.registered:
+            self.user_count -= 1
+            if client.origin is None:
+                self.local_user_count -= 1
+            self.invisible.discard(client.conn)
+            self.opers.discard(client.conn)
         for channel in client.channels.values():
             self._drop_member(channel, client)
         if client.has_nick and not self._detach(client):

@@ -239,14 +239,10 @@ def userhost(state: ServerState, client: Client, message: Message) -> None:
 def lusers(state: ServerState, client: Client, message: Message) -> None:
     out = state.replies
     network = state.network
-    users = invisible = opers = 0
-    for peer in network.registered():
-        users += 1
-        invisible += "i" in peer.modes
-        opers += "o" in peer.modes
+    users, here = network.user_count, network.local_user_count
+    invisible, opers = len(network.invisible), len(network.opers)
     unknown = len(network.clients) - users
     servers = len(network.servers)  # cluster mode: every node that is up
-    here = sum(peer.origin is None for peer in network.registered())
     out.numeric(
         client,
         rpl.RPL_LUSERCLIENT,

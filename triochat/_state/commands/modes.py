@@ -89,6 +89,7 @@ def _user_mode(state: ServerState, client: Client, nick: str, changes: str) -> N
             continue  # +o is OPER's to give
         elif (letter in client.modes) != change.adding:
             (client.modes.add if change.adding else client.modes.discard)(letter)
+            state.network.modes_changed(client)
             applied.append(ModeChange(change.adding, letter))
             if letter == "o":
                 client.oper = None

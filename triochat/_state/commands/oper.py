@@ -87,6 +87,7 @@ def answered(
     out.numeric(client, rpl.RPL_YOUREOPER, "You are now an IRC operator")
     if "o" not in client.modes:
         client.modes.add("o")
+        state.network.modes_changed(client)
         out.send(client, out.event(client, "MODE", client.nick, "+o"))
 
 

@@ -177,6 +177,7 @@ def try_register(state: ServerState, client: Client) -> None:
 
 def _complete(state: ServerState, client: Client) -> None:
     client.registered = True
+    state.network.registered_user(client)
     welcome(state, client)
     services.protect_nick(state, client)  # warn: told now, renamed later
 
