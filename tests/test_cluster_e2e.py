@@ -7,13 +7,11 @@ tests, stopped by PID); each test starts its own nodes with a short
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
 import shutil
 import socket
 import subprocess
-import time
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -64,16 +62,17 @@ class RedisServer:
                 *(self.executable, "--port", str(self.port), "--bind", "127.0.0.1"),
                 *("--save", "", "--appendonly", "no"),
             ],
-            stdout=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
         )
-        deadline = time.monotonic() + 10
-        while True:
-            with contextlib.suppress(OSError):
-                if _redis_command(self.port, "PING").startswith(b"+PONG"):
-                    return
-            if time.monotonic() > deadline:
-                raise AssertionError("redis-server did not start within 10 s")
-            time.sleep(0.05)
+        # redis-server says when it listens: wait for that line (its log ends if it dies).
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            if b"Ready to accept connections" in line:
+                break
+        else:
+            raise AssertionError("redis-server exited before accepting connections")
+        self.process.stdout.close()
+        assert _redis_command(self.port, "PING").startswith(b"+PONG")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
