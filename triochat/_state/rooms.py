@@ -42,7 +42,12 @@ CHANSERV: Final = "ChanServ"
 
 
 def chanserv_source(state: ServerState) -> str:
-    return f"{CHANSERV}!{CHANSERV}@{state.config.server_name}"
+    return service_source(state, CHANSERV)
+
+
+def service_source(state: ServerState, nick: str) -> str:
+    """``nick!nick@server``: how a service pseudo-user (NickServ, ChanServ) signs its lines."""
+    return f"{nick}!{nick}@{state.config.server_name}"
 
 
 class Rooms:

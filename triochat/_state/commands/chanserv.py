@@ -25,14 +25,14 @@ from ..._irc.names import casefold, valid_nick
 from ..._irc.wire import Message
 from ..effects import Ask
 from ..registry import Commands
-from ..rooms import CHANSERV, chanserv_source, granted_status, snapshot
+from ..rooms import chanserv_source, granted_status, snapshot
 
 if TYPE_CHECKING:
     from ..._accounts.rooms import RoomQuestion, RoomReply
     from ..machine import ServerState
     from ..model import Channel, Client
 
-__all__ = ["chanserv", "commands", "intercept", "show_answer", "show_failure"]
+__all__ = ["chanserv", "commands", "show_answer", "show_failure"]
 
 commands = Commands()
 
@@ -53,16 +53,6 @@ _HELP: Final = (
 
 def _notice(state: ServerState, client: Client, text: str) -> None:
     state.replies.send(client, Message("NOTICE", (client.nick, text), chanserv_source(state)))
-
-
-def intercept(state: ServerState, client: Client, message: Message) -> bool:
-    """True if ``message`` is a PRIVMSG to ChanServ, now handled (it reaches nobody else)."""
-    if message.command != "PRIVMSG" or len(message.params) < 2:
-        return False
-    if casefold(message.params[0]) != casefold(CHANSERV):
-        return False
-    chanserv(state, client, message.params[1])
-    return True
 
 
 @commands.command(

@@ -19,6 +19,7 @@ from ..access import may_speak
 from ..advertised import MAX_TARGETS
 from ..effects import Send
 from ..registry import Commands
+from ..rooms import CHANSERV
 from . import chanserv, history, services
 
 if TYPE_CHECKING:
@@ -42,11 +43,19 @@ commands = Commands()
     summary="Talk to a channel, or privately to a nickname (the original !private).",
 )
 def privmsg(state: ServerState, client: Client, message: Message) -> None:
-    if state.config.accounts and (
-        services.intercept(state, client, message) or chanserv.intercept(state, client, message)
-    ):
-        return
+    if state.config.accounts and len(message.params) >= 2:
+        service = _SERVICES.get(casefold(message.params[0]))
+        if service is not None:  # /msg NickServ ...: handled here, it reaches nobody else
+            service(state, client, message.params[1])
+            return
     _relay(state, client, message)
+
+
+#: The service pseudo-users a PRIVMSG may address, by casefolded nick.
+_SERVICES: Final = {
+    casefold(services.NICKSERV): services.nickserv,
+    casefold(CHANSERV): chanserv.chanserv,
+}
 
 
 commands.alias(

@@ -29,6 +29,7 @@ from ..._irc.wire import Message
 from ..accounts import TOO_MANY_FAILURES, check_registration, login, logout
 from ..effects import Ask, Schedule, Timer
 from ..registry import Commands
+from ..rooms import service_source
 
 if TYPE_CHECKING:
     from ..._accounts.records import AccountQuestion, AccountReply
@@ -38,9 +39,9 @@ if TYPE_CHECKING:
 __all__ = [
     "NICK_TIMER",
     "commands",
-    "intercept",
     "may_take",
     "nick_timer",
+    "nickserv",
     "protect_nick",
     "quit_shared",
     "reclaim",
@@ -69,18 +70,9 @@ _HELP: Final = (
 
 
 def _notice(state: ServerState, client: Client, text: str) -> None:
-    source = f"{NICKSERV}!{NICKSERV}@{state.config.server_name}"
-    state.replies.send(client, Message("NOTICE", (client.nick, text), source))
-
-
-def intercept(state: ServerState, client: Client, message: Message) -> bool:
-    """True if ``message`` is a PRIVMSG to NickServ, now handled (it reaches nobody else)."""
-    if message.command != "PRIVMSG" or len(message.params) < 2:
-        return False
-    if casefold(message.params[0]) != casefold(NICKSERV):
-        return False
-    nickserv(state, client, message.params[1])
-    return True
+    state.replies.send(
+        client, Message("NOTICE", (client.nick, text), service_source(state, NICKSERV))
+    )
 
 
 @commands.command(
