@@ -16,8 +16,8 @@ from harness import IrcClient, MemoryListener, config
 
 from triochat._ops.launch import load
 from triochat._ops.reload import Reloader
-from triochat._ops.tlsswap import SwappableTlsListener, TlsContextHolder
 from triochat._server.server import ChatServer
+from triochat._server.tlsswap import SwappableTlsListener, TlsContextHolder
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

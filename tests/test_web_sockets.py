@@ -14,8 +14,8 @@ from webclient import TEXT, Refused, http_request, open_websocket
 
 from triochat._cli.main import build_parser
 from triochat._ops.launch import load
-from triochat._ops.tlsswap import TlsContextHolder
 from triochat._server.server import ChatServer
+from triochat._server.tlsswap import TlsContextHolder
 from triochat._web.cli import WebOptions
 from triochat._web.handshake import WebPolicy
 from triochat._web.listeners import open_web_listeners, web_url

@@ -21,8 +21,8 @@ from .._ops.http import OpsEndpoint, open_ops_listeners, serve_ops
 from .._ops.launch import DEFAULT_PORT, Launch, load
 from .._ops.reload import Reloader
 from .._ops.settings import SETTINGS
-from .._ops.tlsswap import SwappableTlsListener, TlsContextHolder
 from .._server.server import ChatServer
+from .._server.tlsswap import SwappableTlsListener, TlsContextHolder
 from .._tls import DEFAULT_CERT_DIR, SERVER_FILE, TlsSetupError, server_context
 from .._web.cli import WebOptions, add_web_arguments, serve_chat_and_web
 from .._web.listeners import web_url

@@ -34,8 +34,8 @@ if TYPE_CHECKING:
 
     from .._config import ServerConfig
     from .._server.server import ChatServer
+    from .._server.tlsswap import TlsContextHolder
     from .launch import Launch
-    from .tlsswap import TlsContextHolder
 
 __all__ = ["MIN_INTERVAL", "Reloader", "restart_notes"]
 

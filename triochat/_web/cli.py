@@ -22,8 +22,8 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping, Sequence
 
     from .._ops.http import OpsEndpoint
-    from .._ops.tlsswap import TlsContextHolder
     from .._server.server import ChatServer
+    from .._server.tlsswap import TlsContextHolder
 
 __all__ = ["WebOptions", "add_web_arguments", "serve_chat_and_web"]
 

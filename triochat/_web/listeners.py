@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from .._ops.tlsswap import SwappableTlsListener
+from .._server.tlsswap import SwappableTlsListener
 
 if TYPE_CHECKING:
-    from .._ops.tlsswap import TlsContextHolder
+    from .._server.tlsswap import TlsContextHolder
 
 __all__ = ["open_web_listeners", "web_url"]
 
