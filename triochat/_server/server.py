@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from .._accounts.service import AccountService
+from .._accounts.service import AccountService, hashing_threads
 from .._accounts.store import AccountStore
 from .._config import ServerConfig, reloaded
 from .._history.service import History
@@ -94,18 +94,22 @@ class ChatServer:
             self.history.observe_write = self.metrics.history_write_seconds.observe
         #: Accepting connections now (readiness): from listening until shutdown.
         self.accepting = False
+        #: Every password hash (OPER, SASL, NickServ) runs in a worker thread under it.
+        hashing = trio.CapacityLimiter(hashing_threads())
         self.accounts: AccountService | None = None
         if config.accounts:
             # The same database as the history (its own connection; WAL shares the file).
             path = store.path if store is not None else config.history_db
             threaded = store.threaded if store is not None else None
-            self.accounts = AccountService(AccountStore(path), threaded=threaded)
+            self.accounts = AccountService(
+                AccountStore(path), threaded=threaded, hash_limiter=hashing
+            )
         self._ids = itertools.count(1)
         self.admission = Admission()
         #: Runs every timer the state sets, in one task.
         self.timers = Timers(self._timer_due)
         #: Carries out the state's effects; writes happen once per round (the flusher).
-        self.services = Services(self.history)
+        self.services = Services(self.history, hashing)
         self.delivery = Delivery(
             config,
             self.state,

@@ -1,7 +1,8 @@
 """The services that answer the state's questions other than history queries.
 
 * password checks (OPER): scrypt in a worker thread, at most
-  :data:`PASSWORD_THREADS` at once, so a burst of logins can neither stall
+  :func:`~.._accounts.service.hashing_threads` at once (the limit the accounts
+  service shares), so a burst of logins can neither stall
   the event loop nor eat every core;
 * server bans: saved to (or deleted from) the history database, when there
   is one;
@@ -11,7 +12,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 import trio
 
@@ -23,18 +24,16 @@ if TYPE_CHECKING:
 
     from .._history.service import History
 
-__all__ = ["PASSWORD_THREADS", "Services"]
-
-#: Password hashes computed at once; each takes tens of milliseconds and MiBs.
-PASSWORD_THREADS: Final = 2
+__all__ = ["Services"]
 
 
 class Services:
     """Answers password checks, server-ban changes and LIST continuations."""
 
-    def __init__(self, history: History | None) -> None:
+    def __init__(self, history: History | None, password_limiter: trio.CapacityLimiter) -> None:
         self.history = history
-        self.password_limiter = trio.CapacityLimiter(PASSWORD_THREADS)
+        #: Shared with the accounts service: one bound on hashing, whoever asks.
+        self.password_limiter = password_limiter
         #: Re-reads the config file and applies it (set by ``triochat serve``), for REHASH.
         self.reload: Callable[[], Awaitable[list[str]]] | None = None
 
