@@ -1,9 +1,10 @@
 """A tiny HTTP/1.1 endpoint for ``/metrics``, ``/healthz`` and ``/readyz``, on trio and h11.
 
 Pure routing (:meth:`OpsEndpoint.route`: a path in, status, headers and body
-out) is kept apart from the connection loop (:meth:`OpsEndpoint.handle_http`),
-so the web listener can mount the same three paths on its own port, either
-by calling ``route`` from its framework or by handing ``handle_http`` a stream.
+out) is kept apart from the connection loop (:meth:`OpsEndpoint.handle_http`,
+the HTTP/1.1 steps of :mod:`triochat._web.http1` that the web listener uses
+too), so the web listener mounts the same three paths on its own port by
+calling ``route``.
 
 Every request, and every wait for the next one on a kept-alive connection, is
 bounded by ``request_timeout``; at most ``max_connections`` are served at
@@ -14,18 +15,19 @@ once; and nothing a client sends, nor a bug in a route, escapes
 from __future__ import annotations
 
 import logging
-from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Final
 
-import h11
 import trio
 
+from .._web.http1 import HttpResponse, finish_cycle, new_connection, read_request, send_response
 from .health import readiness_problems
 from .metrics import exposition
 from .textformat import CONTENT_TYPE
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
+    import h11
 
     from .._server.server import ChatServer
 
@@ -41,7 +43,8 @@ OPS_PATHS: Final = frozenset({"/metrics", "/healthz", "/readyz"})
 _TEXT: Final = "text/plain; charset=utf-8"
 #: The longest request head we read (a scraper's is a few hundred bytes).
 MAX_REQUEST_HEAD: Final = 8192
-RECEIVE_BYTES: Final = 4096
+#: A request body we read and drop before the next request (scrapers send none).
+MAX_DISCARDED_BODY: Final = 8192
 
 
 def _text(status: int, body: str, content_type: str = _TEXT) -> Response:
@@ -102,66 +105,25 @@ class OpsEndpoint:
             return
         self._open += 1
         try:
-            connection = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_REQUEST_HEAD)
-            while await self._one_request(stream, connection):
-                connection.start_next_cycle()
+            http = new_connection(MAX_REQUEST_HEAD)
+            while await self._one_request(stream, http):
+                pass
         except Exception as error:  # a broken peer, or a bug: never the accept loop's problem
             log.debug("metrics connection ended: %r", error)
         finally:
             self._open -= 1
             await trio.aclose_forcefully(stream)
 
-    async def _one_request(self, stream: trio.abc.Stream, connection: h11.Connection) -> bool:
+    async def _one_request(self, stream: trio.abc.Stream, http: h11.Connection) -> bool:
         """Read one request and answer it, within the timeout; True to read another."""
         with trio.move_on_after(self.request_timeout):
-            try:
-                request = await _receive_request(stream, connection)
-            except h11.RemoteProtocolError as error:
-                if connection.our_state in (h11.IDLE, h11.SEND_RESPONSE):
-                    await _send(stream, connection, _text(error.error_status_hint, "bad request\n"))
-                return False
+            request = await read_request(stream, http)
             if request is None:
                 return False
-            method = request.method.decode("ascii", "replace")
-            response = self.route(request.target.decode("ascii", "replace"), method)
-            await _send(stream, connection, response, head_only=method == "HEAD")
-            return connection.our_state is h11.DONE and connection.their_state is h11.DONE
+            response = HttpResponse(*self.route(request.target, request.method))
+            await send_response(stream, http, response, head=request.method == "HEAD")
+            return await finish_cycle(stream, http, max_discarded_body=MAX_DISCARDED_BODY)
         return False
-
-
-async def _receive_request(
-    stream: trio.abc.Stream, connection: h11.Connection
-) -> h11.Request | None:
-    """The next request, its body read and dropped; None if the peer closed first."""
-    request: h11.Request | None = None
-    while True:
-        event = connection.next_event()
-        if event is h11.NEED_DATA:
-            connection.receive_data(bytes(await stream.receive_some(RECEIVE_BYTES)))
-        elif isinstance(event, h11.Request):
-            request = event
-        elif isinstance(event, h11.EndOfMessage):
-            return request
-        elif isinstance(event, h11.ConnectionClosed):
-            return None
-        # h11.Data: a body nobody asked for, dropped
-
-
-async def _send(
-    stream: trio.abc.Stream,
-    connection: h11.Connection,
-    response: Response,
-    *,
-    head_only: bool = False,
-) -> None:
-    status, headers, body = response
-    headers = [*headers, ("Content-Length", str(len(body)))]
-    reason = HTTPStatus(status).phrase.encode()
-    data = connection.send(h11.Response(status_code=status, headers=headers, reason=reason))
-    if not head_only and body:
-        data = (data or b"") + (connection.send(h11.Data(data=body)) or b"")
-    data = (data or b"") + (connection.send(h11.EndOfMessage()) or b"")
-    await stream.send_all(data)
 
 
 async def open_ops_listeners(host: str, port: int) -> list[trio.SocketListener]:

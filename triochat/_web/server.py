@@ -30,11 +30,20 @@ from .handshake import (
     client_address,
     is_websocket_upgrade,
 )
-from .static import HttpResponse, error_response, load_static, respond
+from .http1 import (
+    RECEIVE_BYTES,
+    HttpRequest,
+    HttpResponse,
+    finish_cycle,
+    new_connection,
+    read_request,
+    send_response,
+)
+from .static import error_response, load_static, respond
 from .wsstream import WebSocketStream
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Iterable, Sequence
+    from collections.abc import Awaitable, Callable, Sequence
 
     from .._ops.http import OpsEndpoint
     from .._server.server import ChatServer
@@ -44,7 +53,6 @@ __all__ = ["WebServer"]
 
 log = logging.getLogger("triochat.web")
 
-RECEIVE_BYTES: Final = 65536
 #: Request line plus headers; more is refused with 431 (h11 counts it).
 MAX_REQUEST_HEAD: Final = 16 * 1024
 #: A request body we are willing to read and throw away (we take none).
@@ -53,10 +61,6 @@ SERVER_HEADER: Final = ("Server", "triochat")
 
 
 _Upgraded: TypeAlias = tuple[WebSocketStream, PeerInfo]
-
-
-class _Done(Exception):
-    """The HTTP connection ends here (EOF, error, or switched away)."""
 
 
 class WebServer:
@@ -121,7 +125,7 @@ class WebServer:
         upgraded: _Upgraded | None = None
         try:
             upgraded = await self._serve_http(stream, peer)
-        except (trio.BrokenResourceError, trio.ClosedResourceError, _Done):
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass
         except Exception:
             log.exception("web connection from %s failed; dropping it", peer.host)
@@ -142,97 +146,63 @@ class WebServer:
 
     async def _serve_http(self, stream: trio.abc.Stream, peer: PeerInfo) -> _Upgraded | None:
         """Answer requests until the connection ends, or until it switches to WebSocket."""
-        http = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_REQUEST_HEAD)
+        http = new_connection(MAX_REQUEST_HEAD)
         timeout = self.chat.config.handshake_timeout
         while not self._stopping:
             with trio.CancelScope(deadline=trio.current_time() + timeout) as scope:
                 self._idle.add(scope)
                 try:
-                    request = await self._read_request(stream, http)
+                    request = await read_request(stream, http, self._refusal)
                 finally:
                     self._idle.discard(scope)
             if scope.cancelled_caught or request is None:
                 return None
-            headers = _header_dict(request.headers)
-            method = request.method.decode("ascii", "replace")
-            target = request.target.decode("ascii", "replace")
-            if target.split("?", 1)[0] == WEBSOCKET_PATH and is_websocket_upgrade(headers):
-                return await self._upgrade(stream, http, peer, method, headers)
-            await self._send_response(stream, http, self._respond(method, target, headers))
-            if http.our_state is h11.MUST_CLOSE or http.their_state is h11.MUST_CLOSE:
+            if request.path == WEBSOCKET_PATH and is_websocket_upgrade(request.headers):
+                return await self._upgrade(stream, http, peer, request)
+            await self._send(stream, http, self._respond(request), head=request.method == "HEAD")
+            if not await finish_cycle(stream, http, max_discarded_body=MAX_DISCARDED_BODY):
                 return None
-            await self._finish_cycle(stream, http)
         return None
 
-    def _respond(self, method: str, target: str, headers: dict[str, str]) -> HttpResponse:
+    def _respond(self, request: HttpRequest) -> HttpResponse:
         """A static file, or an operations path when the ops endpoint is mounted here."""
-        if self.ops is not None and target.split("?", 1)[0] in OPS_PATHS:
-            status, fields, body = self.ops.route(target, method)
-            return HttpResponse(status, fields, b"" if method == "HEAD" else body)
-        return respond(self.files, method, target, headers)
+        if self.ops is not None and request.path in OPS_PATHS:
+            return HttpResponse(*self.ops.route(request.target, request.method))
+        return respond(self.files, request.method, request.target, request.headers)
 
-    async def _read_request(
-        self, stream: trio.abc.Stream, http: h11.Connection
-    ) -> h11.Request | None:
-        """The next request's head, or None at EOF; a malformed one is answered (400/431)."""
-        try:
-            while True:
-                event = http.next_event()
-                if event is h11.NEED_DATA:
-                    http.receive_data(bytes(await stream.receive_some(RECEIVE_BYTES)))
-                    continue
-                if isinstance(event, h11.Request):
-                    return event
-                return None  # ConnectionClosed, or PAUSED after a refused upgrade
-        except h11.RemoteProtocolError as error:
-            if http.our_state in (h11.IDLE, h11.SEND_RESPONSE):
-                status = error.error_status_hint
-                await self._send_response(stream, http, error_response(status, "Bad Request"))
-            return None
+    @staticmethod
+    def _refusal(status: int) -> HttpResponse:
+        """The answer to a malformed request (400, or 431 for a head too long)."""
+        response = error_response(status, HTTPStatus(status).phrase)
+        return HttpResponse(status, [SERVER_HEADER, *response.headers], response.body)
 
-    async def _finish_cycle(self, stream: trio.abc.Stream, http: h11.Connection) -> None:
-        """Read (and drop) what is left of the request, then get ready for the next."""
-        discarded = 0
-        while http.their_state is not h11.DONE:
-            event = http.next_event()
-            if event is h11.NEED_DATA:
-                http.receive_data(bytes(await stream.receive_some(RECEIVE_BYTES)))
-            elif isinstance(event, h11.Data):
-                discarded += len(event.data)
-                if discarded > MAX_DISCARDED_BODY:
-                    raise _Done
-            elif isinstance(event, h11.ConnectionClosed) or event is h11.PAUSED:
-                raise _Done
-        http.start_next_cycle()
-
-    async def _send_response(
-        self, stream: trio.abc.Stream, http: h11.Connection, response: HttpResponse
+    async def _send(
+        self,
+        stream: trio.abc.Stream,
+        http: h11.Connection,
+        response: HttpResponse,
+        *,
+        head: bool = False,
     ) -> None:
-        headers = [SERVER_HEADER, *response.headers]
-        if self._stopping or response.status >= 400:
-            headers.append(("Connection", "close"))
-        reason = HTTPStatus(response.status).phrase.encode()
-        event = h11.Response(status_code=response.status, headers=headers, reason=reason)
-        data = http.send(event) or b""
-        if response.body:
-            data += http.send(h11.Data(data=response.body)) or b""
-        data += http.send(h11.EndOfMessage()) or b""
-        await stream.send_all(data)
+        """Every answer names the server; errors, and answers while stopping, close."""
+        response = HttpResponse(response.status, [SERVER_HEADER, *response.headers], response.body)
+        close = self._stopping or response.status >= 400
+        await send_response(stream, http, response, head=head, close=close)
 
     async def _upgrade(
         self,
         stream: trio.abc.Stream,
         http: h11.Connection,
         peer: PeerInfo,
-        method: str,
-        headers: dict[str, str],
+        request: HttpRequest,
     ) -> _Upgraded | None:
         """Switch to WebSocket: the stream and peer for the chat server; None if refused."""
+        headers = request.headers
         client = client_address(peer.host, peer.secure, headers, self.policy)
-        decision = check_upgrade(method, headers, secure=client.secure, policy=self.policy)
+        decision = check_upgrade(request.method, headers, secure=client.secure, policy=self.policy)
         if not isinstance(decision, Accept):
             refusal = error_response(decision.status, decision.reason, headers.get("host"))
-            await self._send_response(stream, http, refusal)
+            await self._send(stream, http, refusal)
             return None
         # The request has no body: read to its end so h11 reaches the switch.
         while (event := http.next_event()) is not h11.PAUSED:
@@ -253,13 +223,3 @@ class WebServer:
         )
         log.debug("WebSocket from %s (%s)", client.host, "binary" if decision.binary else "text")
         return websocket, PeerInfo(client.host, client.secure, "websocket")
-
-
-def _header_dict(headers: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
-    """Lower-case names (h11 gives them so), repeated headers joined with ``,``."""
-    result: dict[str, str] = {}
-    for name, value in headers:
-        key = name.decode("ascii", "replace").lower()
-        text = value.decode("latin-1")
-        result[key] = f"{result[key]}, {text}" if key in result else text
-    return result

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING, Final
+
+from .http1 import HttpResponse
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["HttpResponse", "StaticFile", "load_static", "respond", "security_headers"]
+__all__ = ["StaticFile", "load_static", "respond", "security_headers"]
 
 CONTENT_TYPES: Final = {
     ".html": "text/html; charset=utf-8",
@@ -40,13 +42,6 @@ class StaticFile:
     content_type: str
     #: A strong validator: the quoted start of the body's SHA-256.
     etag: str
-
-
-@dataclass(frozen=True, slots=True)
-class HttpResponse:
-    status: int
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    body: bytes = b""
 
 
 def load_static(package: str = "triochat._web", folder: str = "static") -> dict[str, StaticFile]:
