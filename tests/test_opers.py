@@ -85,6 +85,7 @@ def test_a_failed_password_service_is_a_failed_login() -> None:
         "WALLOPS :hi",
         "STATS k",
         "STATS d",
+        "STATS o",
         "REHASH",
     ],
 )
@@ -249,3 +250,20 @@ def test_rehash_asks_for_a_reload_and_tells_the_oper_what_it_did() -> None:
     assert failed.to(alice) == [
         f"{SERVER} NOTICE alice :*** REHASH: the reload failed; nothing changed"
     ]
+
+
+def test_stats_o_names_the_operators_without_their_hashes_and_stats_u_the_uptime() -> None:
+    h = Harness(CONFIG)
+    alice = h.register("alice")
+    h.clock.advance(2 * 86400 + 3 * 3600 + 4 * 60 + 5)
+    assert h.feed(alice, "STATS u").to(alice) == [
+        f"{SERVER} 242 alice :Server Up 2 days 3:04:05",
+        f"{SERVER} 219 alice u :End of /STATS report",
+    ]
+    oper_up(h, alice)
+    out = h.feed(alice, "STATS o")
+    assert out.to(alice) == [
+        f"{SERVER} 243 alice O * * admin",
+        f"{SERVER} 219 alice o :End of /STATS report",
+    ]
+    assert HASH not in "".join(out.to(alice))

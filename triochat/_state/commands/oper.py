@@ -268,21 +268,39 @@ def _remove_ban(state: ServerState, client: Client, message: Message) -> None:
 
 @commands.command(
     "STATS",
-    syntax="STATS k|d",
-    summary="List the K-lines (k) or D-lines (d) in force (operators).",
+    syntax="STATS k|d|o|u",
+    summary="The K-lines (k), D-lines (d) or operators (o) (operators); the uptime (u).",
     min_params=1,
 )
 def stats(state: ServerState, client: Client, message: Message) -> None:
     out = state.replies
     letter = message.params[0][:1]
-    if letter.lower() in ("k", "d"):
+    query = letter.lower()
+    if query in ("k", "d"):
         if not _is_oper(state, client):
             return
         kind = letter.upper()
         code = rpl.RPL_STATSKLINE if kind == "K" else rpl.RPL_STATSDLINE
         for ban in state.server_bans.active(kind, state.now()):
             out.numeric(client, code, kind, ban.mask, ban.reason)
+    elif query == "o":
+        if not _is_oper(state, client):
+            return
+        for name, _hash in state.config.opers:  # the hash never leaves the server
+            out.numeric(client, rpl.RPL_STATSOLINE, "O", "*", "*", name)
+    elif query == "u":
+        out.numeric(
+            client, rpl.RPL_STATSUPTIME, f"Server Up {_uptime(state.now() - state.created)}"
+        )
     out.numeric(client, rpl.RPL_ENDOFSTATS, letter or "*", "End of /STATS report")
+
+
+def _uptime(seconds: float) -> str:
+    """``2 days 3:04:05``, the shape servers have always answered STATS u with."""
+    minutes, secs = divmod(max(0, int(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    return f"{days} days {hours}:{minutes:02d}:{secs:02d}"
 
 
 def refuse_banned(state: ServerState, client: Client) -> bool:
