@@ -84,6 +84,24 @@ async def test_register_then_log_in_with_sasl_plain(nursery: trio.Nursery) -> No
         assert await sasl_plain(wrong, "bob", "alice", "nope") == "904"
 
 
+async def test_the_account_tag_reaches_account_tag_clients_without_message_tags(
+    nursery: trio.Nursery,
+) -> None:
+    """IRCv3 message-tags: a tag goes to message-tags clients or to its own capability's."""
+    with trio.fail_after(30):
+        h = await running(nursery, config())
+        create(h.server, "alice", "secret1")
+        alice = await h.connect()
+        assert await sasl_plain(alice, "alice", "alice", "secret1") == "903"
+        tagged = await h.client("bob", caps="account-tag")
+        timed = await h.client("carol", caps="server-time")
+        await alice.send("PRIVMSG bob :hi", "PRIVMSG carol :hi")
+        to_bob = await tagged.expect("PRIVMSG")
+        assert dict(to_bob.tags) == {"account": "alice"}
+        to_carol = await timed.expect("PRIVMSG")
+        assert set(to_carol.tags) == {"time"}
+
+
 async def test_scram_through_the_server(nursery: trio.Nursery) -> None:
     with trio.fail_after(30):
         h = await running(nursery, config())
