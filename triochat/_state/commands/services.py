@@ -61,7 +61,8 @@ _HELP: Final = (
     "REGISTER <password> [email]   register your current nick as an account",
     "IDENTIFY [account] <password> log in",
     "GHOST <nick>                  disconnect a stale connection using your nick",
-    "DROP <account>                delete your account (give its name to confirm)",
+    "DROP <account>                delete your account (give its name to confirm); the rooms"
+    " it founded stop being registered",
     "SET PASSWORD <password>       change your password",
     "CERT ADD [fingerprint] | DEL <fingerprint> | LIST   TLS certificates for SASL EXTERNAL",
     "INFO <nick>                   whether an account exists, and since when",
@@ -229,10 +230,14 @@ def _info(state: ServerState, client: Client, name: str, exists: bool, created: 
 def _dropped(state: ServerState, client: Client, account_id: int) -> None:
     name = client.account or ""
     state.accounts.names.discard(casefold(name))
+    founded = state.rooms.forget_account(account_id, name)
     for other in list(state.network.clients.values()):
         if other.account_id == account_id:
             logout(state, other)
-    _notice(state, client, f"{name} has been dropped; its history stays with it")
+    text = f"{name} has been dropped; its history stays with it"
+    if founded:
+        text += ". The rooms it founded are no longer registered: " + ", ".join(founded)
+    _notice(state, client, text)
 
 
 # -- nick protection ----------------------------------------------------------
