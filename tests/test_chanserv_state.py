@@ -73,6 +73,12 @@ def test_chanserv_command_and_help_and_reserved_nick() -> None:
     alice = h.user("alice")
     out = h.feed(alice, "CS HELP")
     assert any("REGISTER <#room>" in line for line in out.to(alice))
+    # Which status is given once and which is remembered, in plain words.
+    help_lines = h.cs(alice, "HELP")
+    [once] = [line for line in help_lines if line.startswith("OP|VOICE")]
+    assert "now, this once: it is not remembered" in once
+    [kept] = [line for line in help_lines if line.startswith("ACCESS <#room> ADD")]
+    assert "remembered: that account gets the status at every join" in kept
     assert h.cs(alice, "NONSENSE")[0].startswith("ChanServ keeps registered rooms")
     conn = h.connect()
     assert "432" in h.feed_all(conn, "NICK ChanServ", "USER x 0 * :x").codes(conn)
