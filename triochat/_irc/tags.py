@@ -41,6 +41,8 @@ TAG_VARIANTS: Final = 8
 _TIME: Final = 1
 _ACCOUNT: Final = 2
 _OTHERS: Final = 4
+#: The variant bit that brings each tag with a capability of its own; any other: ``_OTHERS``.
+_BIT: Final = {"time": _TIME, "account": _ACCOUNT}
 
 
 def tag_variant(caps: Collection[str]) -> int:
@@ -60,9 +62,7 @@ def visible_tags(tags: Mapping[str, str], variant: int) -> Mapping[str, str]:
     """The part of ``tags`` a recipient of ``variant`` receives."""
     if variant == ALL_TAGS or not tags:
         return tags
-    wants = {"time": bool(variant & _TIME), "account": bool(variant & _ACCOUNT)}
-    others = bool(variant & _OTHERS)
-    return {key: value for key, value in tags.items() if wants.get(key, others)}
+    return {key: value for key, value in tags.items() if variant & _BIT.get(key, _OTHERS)}
 
 
 def milliseconds(timestamp: float) -> int:
