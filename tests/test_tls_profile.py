@@ -95,10 +95,13 @@ def offering(ca: Path, *, suite: str | None = None, group: str | None = None) ->
 
 
 @pytest.mark.filterwarnings("ignore:Parsed a serial number")  # a CA in sslyze's trust store
+@pytest.mark.parametrize("client_certs", [False, True], ids=["plain", "asking-client-certs"])
 async def test_sslyze_finds_the_mozilla_intermediate_profile(
-    nursery: trio.Nursery, certs: tuple[Path, Path]
+    nursery: trio.Nursery, certs: tuple[Path, Path], client_certs: bool
 ) -> None:
-    port = await serve_tls(nursery, server_context(certs[1]))
+    """Also as served with accounts on: asking for client certificates (CertFP) changes no
+    part of the profile."""
+    port = await serve_tls(nursery, server_context(certs[1], client_certs=client_certs))
 
     def scan() -> dict[str, str]:
         scanner = Scanner()
