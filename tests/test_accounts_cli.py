@@ -72,14 +72,15 @@ def test_client_ca_asks_for_certificates_only_with_tls(tmp_path: Path) -> None:
 
     import trustme
 
+    from triochat._tls import TlsSetupError, make_dev_certificates, server_context
+
     ca = trustme.CA()
     ca_file = tmp_path / "clients.pem"
     ca.cert_pem.write_to_path(str(ca_file))
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    accounts_cli.request_client_certs(context, ca_file)
+    _, server_pem = make_dev_certificates(tmp_path / "certs")
+    assert server_context(server_pem).verify_mode == ssl.CERT_NONE
+    context = server_context(server_pem, client_ca=ca_file)
     assert context.verify_mode == ssl.CERT_OPTIONAL
-    with pytest.raises(ValueError, match="only makes sense with --tls"):
-        accounts_cli.request_client_certs(None, ca_file)
-    with pytest.raises(ValueError, match="cannot use --client-ca"):
-        accounts_cli.request_client_certs(context, tmp_path / "missing.pem")
+    with pytest.raises(TlsSetupError, match="cannot use --client-ca"):
+        server_context(server_pem, client_ca=tmp_path / "missing.pem")
     assert main(["serve", "--client-ca", str(ca_file), "--db", ":memory:"]) == 2

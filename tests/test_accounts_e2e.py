@@ -1,19 +1,23 @@
-"""End to end: irssi logs in with its ordinary SASL settings, and with NickServ IDENTIFY.
+"""End to end: irssi logs in with its ordinary SASL settings, NickServ IDENTIFY and CertFP.
 
 Real ``triochat`` processes, a real irssi in tmux, real sockets; every wait has a deadline.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import sqlite3
 import subprocess
 from typing import TYPE_CHECKING
 
 import pytest
 import trio
 from harness import IrcClient
-from processes import Tmux, require, serve, triochat_command
+from processes import Tmux, require, run, serve, triochat_command
+
+from triochat._tls import client_context, make_dev_certificates
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -34,9 +38,12 @@ async def _create_account(db: Path, name: str, password: str) -> None:
     assert done.returncode == 0, done.stderr
 
 
-async def _account_of(port: int, nick: str) -> str | None:
-    """Ask WHOIS, as another user would: the account shown in 330, if any."""
-    watcher = IrcClient(await trio.open_tcp_stream("127.0.0.1", port))
+async def _account_of(port: int, nick: str, *, tls: Path | None = None) -> str | None:
+    """Ask WHOIS, as another user would (over TLS trusting ``tls``): the account in 330."""
+    stream: trio.abc.Stream = await trio.open_tcp_stream("127.0.0.1", port)
+    if tls is not None:
+        stream = trio.SSLStream(stream, client_context(tls), server_hostname="localhost")
+    watcher = IrcClient(stream)
     try:
         await watcher.register(f"w{secrets.token_hex(3)}")
         await watcher.send(f"WHOIS {nick}")
@@ -114,3 +121,65 @@ async def test_weechat_logs_in_with_sasl_scram_sha_256(tmp_path: Path) -> None:
             with trio.move_on_after(10):
                 await process.wait()
         assert await server.stop() == 0
+
+
+async def test_irssi_logs_in_with_a_self_signed_certificate_and_sasl_external(
+    tmp_path: Path,
+) -> None:
+    """The README's CertFP recipe: openssl makes a certificate, CERT ADD binds it, EXTERNAL."""
+    irssi = require("irssi")
+    openssl = require("openssl")
+    db = tmp_path / "triochat.db"
+    await _create_account(db, "frank", "secret4")
+    ca, server_pem = make_dev_certificates(tmp_path / "certs")
+    mine = tmp_path / "frank.pem"
+    key = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    files = ("-keyout", str(mine), "-out", str(mine))
+    made = await run([openssl, "req", "-x509", *key, "-days", "30", "-subj", "/CN=frank", *files])
+    assert made.returncode == 0, made.stderr
+    tmux = Tmux(require("tmux"), f"triochat-ext-{os.getpid()}-{secrets.token_hex(4)}")
+    home = tmp_path / "irssi"
+    home.mkdir()
+    (home / "config").write_text('settings = { "irc/core" = { cmd_queue_speed = "0"; }; };\n')
+    tls = ("--tls", "--tls-port", "0", "--cert", str(server_pem))
+    async with serve("--db", str(db), *tls) as server:
+        port = server.tls_ports[0]
+        try:
+            with trio.fail_after(90):
+                # Wide enough for the long paths of /server add on one input line.
+                await tmux.start([irssi, f"--home={home}", "-n", "frank"], width=400)
+                await tmux.wait_for("Irssi v")
+                await tmux.type(
+                    "/network add -sasl_username frank -sasl_password secret4"
+                    " -sasl_mechanism PLAIN testnet"
+                )
+                await tmux.wait_for("Network testnet saved")
+                await tmux.type(
+                    f"/server add -tls -tls_cert {mine} -tls_cafile {ca} -network testnet"
+                    f" localhost {port}"
+                )
+                await tmux.wait_for("Server localhost saved")
+                await tmux.type("/connect testnet")
+                await tmux.wait_for("Welcome to the triochat IRC Network")
+                await tmux.type("/msg NickServ CERT ADD")
+                while not _certificates(db):  # noqa: ASYNC110
+                    await trio.sleep(0.2)  # polling: the answer is in NickServ's window
+                await tmux.type("/disconnect testnet")
+                while await _account_of(port, "frank", tls=ca) is not None:  # noqa: ASYNC110
+                    await trio.sleep(0.2)
+                # No password from now on: the certificate is the login.
+                await tmux.type("/network add -sasl_mechanism EXTERNAL -sasl_password '' testnet")
+                await tmux.wait_for("Network testnet saved")
+                await tmux.type("/connect testnet")
+                while await _account_of(port, "frank", tls=ca) != "frank":  # noqa: ASYNC110
+                    await trio.sleep(0.2)
+                await tmux.type("/quit")
+        finally:
+            await tmux.close()
+        assert await server.stop() == 0
+
+
+def _certificates(db: Path) -> list[str]:
+    """The fingerprints stored for any account (read-only, beside the running server)."""
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as reader:
+        return [certfp for (certfp,) in reader.execute("SELECT certfp FROM account_certs")]

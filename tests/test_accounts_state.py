@@ -709,13 +709,77 @@ def test_two_connections_of_one_account_share_the_nick() -> None:
     assert names[0].endswith(":@alice bob")
     said = h.feed(phone, "PRIVMSG #room :hello room")
     assert said.recipients() == {bob, laptop}
-    # The phone cannot rename the shared nick; leaving is not a quit while the laptop stays.
-    assert h.feed(phone, "NICK alice_phone").codes(phone) == ["433"]
+    # Leaving is not a quit while the laptop stays.
     left = h.feed(phone, "QUIT :bye")
     assert left.to(bob) == []
     assert h.feed(bob, "PRIVMSG alice :still there?").recipients() == {laptop}
     assert h.feed(laptop, "QUIT :gone").codes(bob) == ["QUIT"]
     assert h.state.network.holder("alice") is None
+
+
+def test_nick_from_one_session_renames_every_session_of_the_account() -> None:
+    """As in Ergo: the nick belongs to the person, so one NICK renames all its connections."""
+    h = harness()
+    h.create("alice", "secret1")
+    laptop = _session(h, "alice", "alice", "10.0.0.1")
+    phone = _session(h, "alice_", "alice", "10.0.0.2")
+    bob = h.register("bob")
+    carol = h.register("carol")
+    for conn in (laptop, phone, bob, carol):
+        h.feed(conn, "JOIN #room")
+    h.feed(phone, "JOIN #other")
+    h.feed(bob, "JOIN #other")
+    renamed = h.feed(phone, "NICK alice_away")
+    change = ":alice!~alice_@10.0.0.2 NICK alice_away"
+    # Each session hears it once; bob shares two channels with alice and hears it once too.
+    for conn in (laptop, phone, bob, carol):
+        assert renamed.to(conn) == [change], conn
+    assert {h.state.network.clients[c].nick for c in (laptop, phone)} == {"alice_away"}
+    assert h.state.network.holder("alice") is None
+    assert h.state.network.sessions(h.state.network.clients[laptop]) == [
+        h.state.network.clients[laptop],
+        h.state.network.clients[phone],
+    ]
+    # The renamed person still gets every message on both connections, and the old nick is free.
+    assert h.feed(bob, "PRIVMSG alice_away :hi").recipients() == {laptop, phone}
+    assert h.feed(bob, "PRIVMSG alice :hi").codes(bob) == ["401"]
+    assert h.feed(bob, "WHOWAS alice").codes(bob)[0] == "314"
+    # Sessions that join later attach to the account's current nick.
+    tablet = _session(h, "alice_", "alice", "10.0.0.3")
+    assert h.state.network.clients[tablet].nick == "alice_away"
+    assert h.feed(bob, "PRIVMSG alice_away :all three?").recipients() == {laptop, phone, tablet}
+    # Only a case change: everyone sees it, nobody else could take it meanwhile.
+    assert h.feed(laptop, "NICK Alice_Away").to(carol) == [
+        ":alice_away!~alice@10.0.0.1 NICK Alice_Away"
+    ]
+    # A nick held by someone else is refused for all, and nothing changes.
+    assert h.feed(laptop, "NICK bob").codes(laptop) == ["433"]
+    assert {h.state.network.clients[c].nick for c in (laptop, phone, tablet)} == {"Alice_Away"}
+
+
+def test_a_shared_nick_cannot_become_another_accounts_name() -> None:
+    h = harness()
+    h.create("alice", "secret1")
+    h.create("dave", "secret1")
+    laptop = _session(h, "alice", "alice", "10.0.0.1")
+    phone = _session(h, "alice_", "alice", "10.0.0.2")
+    refused = h.feed(phone, "NICK dave")
+    assert refused.codes(phone) == ["433"]
+    assert refused.to(laptop) == []
+    assert h.state.network.clients[laptop].nick == "alice"
+
+
+def test_pass_account_password_attaches_like_sasl() -> None:
+    """Ergo: SASL "or the PASS workaround" when connecting attaches to the account's nick."""
+    h = harness()
+    h.create("alice", "secret1")
+    laptop = _session(h, "alice", "alice", "10.0.0.1")
+    phone = h.connect("10.0.0.2")
+    out = h.feed_all(phone, "PASS alice:secret1", "NICK alice_phone", "USER alice 0 * :R")
+    assert "001" in out.codes(phone)
+    assert h.state.network.clients[phone].nick == "alice"
+    bob = h.register("bob")
+    assert h.feed(bob, "PRIVMSG alice :hi").recipients() == {laptop, phone}
 
 
 def test_without_multiclient_the_older_connection_is_renamed() -> None:

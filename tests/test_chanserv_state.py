@@ -73,6 +73,12 @@ def test_chanserv_command_and_help_and_reserved_nick() -> None:
     alice = h.user("alice")
     out = h.feed(alice, "CS HELP")
     assert any("REGISTER <#room>" in line for line in out.to(alice))
+    # Which status is given once and which is remembered, in plain words.
+    help_lines = h.cs(alice, "HELP")
+    [once] = [line for line in help_lines if line.startswith("OP|VOICE")]
+    assert "now, this once: it is not remembered" in once
+    [kept] = [line for line in help_lines if line.startswith("ACCESS <#room> ADD")]
+    assert "remembered: that account gets the status at every join" in kept
     assert h.cs(alice, "NONSENSE")[0].startswith("ChanServ keeps registered rooms")
     conn = h.connect()
     assert "432" in h.feed_all(conn, "NICK ChanServ", "USER x 0 * :x").codes(conn)
@@ -199,6 +205,47 @@ def test_a_dropped_and_re_registered_account_is_not_the_founder() -> None:
     assert room is not None
     h.state.rooms.put(replace(room, founder_id=room.founder_id + 100))  # "alice" of another id
     assert h.cs(alice, "DROP #room") == ["Only the founder of #room may do that"]
+
+
+def test_dropping_a_founders_account_unregisters_its_rooms_as_ergo_does() -> None:
+    """NickServ DROP leaves no room founded by nobody: like Ergo's unregister, the rooms the
+    account founded stop being registered (they go on as ordinary rooms), and its access
+    entries elsewhere go too, so a newcomer registering the name inherits nothing."""
+    h = harness()
+    alice = founded(h)
+    h.feed(alice, "JOIN #second")
+    assert h.cs(alice, "REGISTER #second") == ["#second is registered to alice"]
+    bob = h.user("bob")
+    h.feed(bob, "JOIN #bobs")
+    assert h.cs(bob, "REGISTER #bobs") == ["#bobs is registered to bob"]
+    assert h.cs(bob, "ACCESS #bobs ADD alice op") == ["#bobs: alice is op"]
+    dropped = h.cs_like(alice, "NickServ", "DROP alice")
+    assert dropped == [
+        "alice has been dropped; its history stays with it. The rooms it founded are no"
+        " longer registered: #room, #second"
+    ]
+    assert [room.name for room in h.store.rooms.all()] == ["#bobs"]
+    assert h.store.rooms.all()[0].access == ()
+    assert h.state.rooms.get("#room") is None
+    assert h.state.rooms.get("#second") is None
+    bobs = h.state.rooms.get("#bobs")
+    assert bobs is not None
+    assert bobs.access == ()
+    assert h.state.network.channel("#room") is not None  # the room itself goes on
+    h.feed(alice, "TOPIC #room :not saved")
+    assert not any(isinstance(q, RoomSave) and q.room.name == "#room" for q in h.room_questions)
+    # Someone registers "alice" again: no founder rights, no access anywhere.
+    h.create("alice", "secret2")
+    assert h.cs_like(alice, "NickServ", "IDENTIFY secret2")[-1].startswith("You are now")
+    assert h.cs(alice, "OP #bobs alice") == ["You need operator access to #bobs"]
+
+
+def test_dropping_an_account_without_rooms_says_nothing_of_rooms() -> None:
+    h = harness()
+    bob = h.user("bob")
+    assert h.cs_like(bob, "NickServ", "DROP bob") == [
+        "bob has been dropped; its history stays with it"
+    ]
 
 
 def test_a_save_the_database_refuses_is_said_and_kept_in_memory() -> None:

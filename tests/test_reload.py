@@ -212,3 +212,28 @@ async def test_a_listener_change_is_reported_until_a_restart(
     assert await reloader.reload() == ["listener addresses changed: restart needed"]
     write(config_file, "")
     assert await reloader.reload() == []
+
+
+async def test_a_reloaded_certificate_keeps_asking_for_client_certificates(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    """SASL EXTERNAL survives a reload: the new context asks for (any) client certificate too."""
+    from triochat._tls import make_dev_certificates, server_context
+
+    _, cert = make_dev_certificates(tmp_path / "certs")
+    file = tmp_path / "tls.toml"
+    write(file, f'[listeners]\ntls = true\ncert = "{cert}"\n')
+    args = argparse.Namespace(config=file, history=False)
+    launch = load(args)
+    holder = TlsContextHolder(server_context(cert, client_certs=True))
+    server = ChatServer(launch.server)
+    await nursery.start(server.serve, [MemoryListener()])
+    first = holder.context
+    notes = await Reloader(server, launch, args, tls=holder).reload()
+    assert f"TLS certificate reloaded from {cert}" in notes
+    assert holder.context is not first
+    assert holder.context.verify_mode == ssl.CERT_OPTIONAL
+    write(file, f'[listeners]\ntls = true\ncert = "{cert}"\n[accounts]\nenabled = false\n')
+    await Reloader(server, load(args), args, tls=holder).reload()
+    without_accounts = holder.context
+    assert without_accounts.verify_mode == ssl.CERT_NONE  # nothing to ask for

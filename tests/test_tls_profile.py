@@ -95,10 +95,13 @@ def offering(ca: Path, *, suite: str | None = None, group: str | None = None) ->
 
 
 @pytest.mark.filterwarnings("ignore:Parsed a serial number")  # a CA in sslyze's trust store
+@pytest.mark.parametrize("client_certs", [False, True], ids=["plain", "asking-client-certs"])
 async def test_sslyze_finds_the_mozilla_intermediate_profile(
-    nursery: trio.Nursery, certs: tuple[Path, Path]
+    nursery: trio.Nursery, certs: tuple[Path, Path], client_certs: bool
 ) -> None:
-    port = await serve_tls(nursery, server_context(certs[1]))
+    """Also as served with accounts on: asking for client certificates (CertFP) changes no
+    part of the profile."""
+    port = await serve_tls(nursery, server_context(certs[1], client_certs=client_certs))
 
     def scan() -> dict[str, str]:
         scanner = Scanner()
@@ -151,3 +154,25 @@ def test_the_context_leaves_cipher_order_to_the_client_and_never_compresses(
     assert context.verify_mode == ssl.CERT_NONE  # see apply_intermediate_profile
     names = {cipher["name"] for cipher in context.get_ciphers() if cipher["protocol"] == "TLSv1.2"}
     assert names == set(_tls_profile.INTERMEDIATE_CIPHERS.split(":"))
+
+
+def test_client_certificates_of_any_issuer_are_asked_for_not_required(
+    certs: tuple[Path, Path],
+) -> None:
+    """CertFP's verify callback is installed last, so ``verify_mode`` reads it back."""
+    _, cert = certs
+    assert server_context(cert).verify_mode == ssl.CERT_NONE
+    assert server_context(cert, client_certs=True).verify_mode == ssl.CERT_OPTIONAL
+
+
+def test_without_the_ssl_ctx_no_client_certificate_is_asked_for(
+    certs: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Where the pointer cannot be proven, TLS works as before and one line says why."""
+    monkeypatch.setattr(_tls_profile, "_ssl_ctx", lambda context: None)
+    _, cert = certs
+    with caplog.at_level("WARNING", logger="triochat.tls"):
+        context = server_context(cert, client_certs=True)
+    assert context.verify_mode == ssl.CERT_NONE
+    [record] = [r for r in caplog.records if r.name == "triochat.tls"]
+    assert "SASL EXTERNAL needs --client-ca" in record.getMessage()

@@ -9,11 +9,14 @@ CLI can print it and exit 2 instead of showing a traceback.
 
 from __future__ import annotations
 
+import logging
 import ssl
 from pathlib import Path
 from typing import Final
 
-from ._tls_profile import apply_intermediate_profile
+from ._tls_profile import accept_any_client_certificate, apply_intermediate_profile
+
+log = logging.getLogger("triochat.tls")
 
 __all__ = [
     "DEFAULT_CERT_DIR",
@@ -34,8 +37,19 @@ class TlsSetupError(Exception):
     """TLS cannot be set up as asked; the message says why and what to do."""
 
 
-def server_context(cert: Path, key: Path | None = None) -> ssl.SSLContext:
-    """A server context presenting ``cert`` (PEM; its key inside it unless ``key`` is given)."""
+def server_context(
+    cert: Path,
+    key: Path | None = None,
+    *,
+    client_certs: bool = False,
+    client_ca: Path | None = None,
+) -> ssl.SSLContext:
+    """A server context presenting ``cert`` (PEM; its key inside it unless ``key`` is given).
+
+    ``client_certs`` asks clients for a certificate (never requires one) for
+    SASL EXTERNAL: any certificate, self-signed ones included, or with
+    ``client_ca`` only those that CA issued (see :func:`_request_client_certs`).
+    """
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     apply_intermediate_profile(context)
     for path in (cert, key):
@@ -57,7 +71,30 @@ def server_context(cert: Path, key: Path | None = None) -> ssl.SSLContext:
         ) from None
     except OSError as error:
         raise TlsSetupError(f"cannot read {cert}: {error.strerror}") from None
+    if client_certs or client_ca is not None:
+        _request_client_certs(context, client_ca)
     return context
+
+
+def _request_client_certs(context: ssl.SSLContext, ca: Path | None) -> None:
+    """Ask for an optional client certificate: from ``ca`` (checked), or any (CertFP).
+
+    Without ``ca`` the fingerprint is the identity, so the certificate is
+    accepted unverified (:func:`accept_any_client_certificate`); where that is
+    impossible, no certificate is asked for and TLS works as before.
+    """
+    if ca is None:
+        if not accept_any_client_certificate(context):
+            log.warning(
+                "TLS: this Python cannot accept self-signed client certificates; SASL EXTERNAL"
+                " needs --client-ca here"
+            )
+        return
+    try:
+        context.load_verify_locations(cafile=ca)
+    except (OSError, ssl.SSLError) as error:
+        raise TlsSetupError(f"cannot use --client-ca {ca}: {error}") from None
+    context.verify_mode = ssl.CERT_OPTIONAL
 
 
 def client_context(cafile: Path | None = None, *, insecure: bool = False) -> ssl.SSLContext:

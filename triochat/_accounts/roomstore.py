@@ -118,6 +118,16 @@ class RoomStore:
             cursor = self._db.execute("DELETE FROM registered_channels WHERE key = ?", (key,))
         return cursor.rowcount > 0
 
+    def forget_account(self, founder_id: int, account_key: str) -> None:
+        """Unregister the rooms ``founder_id`` founded and drop its access entries elsewhere.
+
+        Runs inside the caller's transaction (:meth:`AccountStore.drop`).
+        """
+        founded = "SELECT key FROM registered_channels WHERE founder_id = ?"
+        self._db.execute(f"DELETE FROM channel_access WHERE channel IN ({founded})", (founder_id,))
+        self._db.execute("DELETE FROM registered_channels WHERE founder_id = ?", (founder_id,))
+        self._db.execute("DELETE FROM channel_access WHERE account_key = ?", (account_key,))
+
     def all(self) -> list[Room]:
         """Every registered room, for the state to preload at start."""
         rows = self._db.execute(f"SELECT {_COLUMNS} FROM registered_channels ORDER BY key")

@@ -142,8 +142,18 @@ class AccountStore:
         return [name for (name,) in self._db.execute("SELECT name FROM accounts ORDER BY id")]
 
     def drop(self, account_id: int) -> bool:
-        """Delete the account and its certificates; False if it was already gone."""
+        """Delete the account, its certificates and its rooms; False if it was already gone.
+
+        As Ergo does on unregistering, the rooms it founded stop being registered
+        (nobody could manage them again), and its access entries in other rooms
+        go too (a newcomer who registers the name inherits nothing). All in one
+        transaction.
+        """
         with self._db:
+            row = self._db.execute("SELECT key FROM accounts WHERE id = ?", (account_id,))
+            found = row.fetchone()
+            if found is not None:
+                self.rooms.forget_account(account_id, found[0])
             self._db.execute("DELETE FROM account_certs WHERE account_id = ?", (account_id,))
             cursor = self._db.execute("DELETE FROM accounts WHERE id = ?", (account_id,))
         return cursor.rowcount > 0

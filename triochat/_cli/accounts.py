@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import getpass
 import os
-import ssl
 import sys
 import time
 from pathlib import Path
@@ -64,27 +63,9 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
         "--client-ca",
         type=Path,
         metavar="FILE",
-        help="with --tls, ask clients for a certificate issued by this CA (PEM), for SASL"
-        " EXTERNAL; clients without one still connect",
+        help="with --tls, accept only client certificates issued by this CA (PEM) for SASL"
+        " EXTERNAL; without it any certificate is accepted, its fingerprint being the identity",
     )
-
-
-def request_client_certs(context: ssl.SSLContext | None, ca: Path | None) -> None:
-    """Ask TLS clients for a certificate (not required) that ``ca`` issued; ``ValueError``.
-
-    The stdlib ``ssl`` module cannot ask for a certificate without checking
-    it, so a self-signed client certificate would fail the handshake: only
-    certificates from a CA the server trusts can be used for SASL EXTERNAL.
-    """
-    if ca is None:
-        return
-    if context is None:
-        raise ValueError("--client-ca only makes sense with --tls")
-    try:
-        context.load_verify_locations(cafile=ca)
-    except (OSError, ssl.SSLError) as error:
-        raise ValueError(f"cannot use --client-ca {ca}: {error}") from None
-    context.verify_mode = ssl.CERT_OPTIONAL
 
 
 def check_store(path: str) -> None:

@@ -410,8 +410,15 @@ def run(args: argparse.Namespace) -> int:
         web = WebOptions.from_settings(launch.web, tls=launch.tls_port is not None)
         tls = None
         if launch.tls_port is not None or (web is not None and web.needs_certificate):
-            tls = TlsContextHolder(server_context(launch.cert, launch.key))
-            accounts_cli.request_client_certs(tls.context, launch.client_ca)
+            tls = TlsContextHolder(
+                server_context(
+                    launch.cert,
+                    launch.key,
+                    # Only the IRC TLS port asks (browsers would prompt for one).
+                    client_certs=launch.server.accounts and launch.tls_port is not None,
+                    client_ca=launch.client_ca,
+                )
+            )
         elif launch.client_ca is not None:
             raise ValueError("--client-ca only makes sense with --tls")
         cluster = cluster_from_settings(launch.cluster)

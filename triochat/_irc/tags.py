@@ -1,11 +1,14 @@
 """Message tags: the ``server-time`` and ``msgid`` values, and who receives which tags.
 
 One policy decides which tags a recipient sees (:func:`tag_variant` and
-:func:`visible_tags`), for live fan-out and for history replay alike:
-``server-time`` brings the ``time`` tag, ``message-tags`` brings every other
-tag (``msgid``, client-only ``+tags``). A connection's variant is computed
-once, when its capabilities change, so the fan-out reads one small integer
-per delivery and serializes each message at most once per variant.
+:func:`visible_tags`), for live fan-out and for history replay alike. As the
+IRCv3 message-tags spec says, a tag goes to clients that negotiated
+``message-tags`` *or* the capability that defines that tag: ``server-time``
+brings the ``time`` tag, ``account-tag`` the ``account`` tag, and
+``message-tags`` every tag but ``time`` (``account``, ``msgid``, client-only
+``+tags``). A connection's variant is computed once, when its capabilities
+change, so the fan-out reads one small integer per delivery and serializes
+each message at most once per variant.
 """
 
 from __future__ import annotations
@@ -31,17 +34,23 @@ __all__ = [
     "visible_tags",
 ]
 
-#: Variants, as bit sets: 1 = the ``time`` tag, 2 = every other tag.
+#: Variants, as bit sets: 1 = the ``time`` tag, 2 = the ``account`` tag, 4 = every other tag.
 NO_TAGS: Final = 0
-ALL_TAGS: Final = 3
-TAG_VARIANTS: Final = 4
+ALL_TAGS: Final = 7
+TAG_VARIANTS: Final = 8
 _TIME: Final = 1
-_OTHERS: Final = 2
+_ACCOUNT: Final = 2
+_OTHERS: Final = 4
+#: The variant bit that brings each tag with a capability of its own; any other: ``_OTHERS``.
+_BIT: Final = {"time": _TIME, "account": _ACCOUNT}
 
 
 def tag_variant(caps: Collection[str]) -> int:
-    """Which tags a connection with these capabilities receives (0 to 3)."""
-    return (_TIME if "server-time" in caps else 0) | (_OTHERS if "message-tags" in caps else 0)
+    """Which tags a connection with these capabilities receives (0 to 7)."""
+    variant = _TIME if "server-time" in caps else NO_TAGS
+    if "message-tags" in caps:
+        return variant | _ACCOUNT | _OTHERS
+    return variant | _ACCOUNT if "account-tag" in caps else variant
 
 
 def receives_client_tags(variant: int) -> bool:
@@ -53,10 +62,7 @@ def visible_tags(tags: Mapping[str, str], variant: int) -> Mapping[str, str]:
     """The part of ``tags`` a recipient of ``variant`` receives."""
     if variant == ALL_TAGS or not tags:
         return tags
-    wants_time, wants_others = bool(variant & _TIME), bool(variant & _OTHERS)
-    return {
-        key: value for key, value in tags.items() if (wants_time if key == "time" else wants_others)
-    }
+    return {key: value for key, value in tags.items() if variant & _BIT.get(key, _OTHERS)}
 
 
 def milliseconds(timestamp: float) -> int:

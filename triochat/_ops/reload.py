@@ -121,7 +121,10 @@ class Reloader:
         new = load(self._args)
         context = None
         if self._tls is not None and new.tls_port is not None:
-            context = server_context(new.cert, new.key)
+            # The same client-certificate policy as at start (SASL EXTERNAL).
+            context = server_context(
+                new.cert, new.key, client_certs=new.server.accounts, client_ca=new.client_ca
+            )
         return new, context
 
     async def watch(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:

@@ -167,7 +167,8 @@ SETTINGS: Final[tuple[Setting, ...]] = (
     _S("accounts", "multiclient", "multiclient", boolean, _D.multiclient,
        "false: one connection per account's nick", "--no-multiclient"),
     _S("accounts", "client_ca", "client_ca", optional(path), None,
-       "with TLS, ask clients for a certificate from this CA (SASL EXTERNAL)", "--client-ca"),
+       "with TLS, accept only client certificates from this CA for SASL EXTERNAL"
+       " (default: any)", "--client-ca"),
     _S("logging", "level", "log_level", log_level, "INFO",
        "debug, info, warning or error", "--log-level"),
     _S("logging", "format", "log_format", log_format, "text",

@@ -126,6 +126,23 @@ class Network:
         self.shared.setdefault(key, [holder]).append(client)
         client.nick, client.has_nick = holder.nick, True
 
+    def rename_shared(self, client: Client, nick: str, now: float) -> bool:
+        """Move the nick shared by ``client``'s sessions to ``nick``; False if someone else has it.
+
+        The index entries move; the caller renames each session (their ``nick``
+        and source), since it also tells everyone.
+        """
+        old, key = casefold(client.nick), casefold(nick)
+        group = self.shared[old]
+        holder = self.nicks.get(key)
+        if holder is not None and holder not in group:
+            return False
+        if key != old:
+            self.shared[key] = self.shared.pop(old)
+            self.nicks[key] = self.nicks.pop(old)
+            self._departed(client, now)
+        return True
+
     def sessions(self, client: Client) -> list[Client]:
         """Every connection sharing ``client``'s nick (just ``client`` when not shared)."""
         return self.shared.get(casefold(client.nick), [client]) if client.has_nick else [client]

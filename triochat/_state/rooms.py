@@ -69,6 +69,19 @@ class Rooms:
     def drop(self, name: str) -> None:
         self.registered.pop(casefold(name), None)
 
+    def forget_account(self, founder_id: int, account: str) -> list[str]:
+        """An account was dropped: unregister the rooms it founded (their names, sorted) and
+        take it off every access list, as the store did."""
+        key = casefold(account)
+        founded = sorted(r.name for r in self.registered.values() if r.founder_id == founder_id)
+        for name in founded:
+            self.drop(name)
+        for room in list(self.registered.values()):
+            kept = tuple(entry for entry in room.access if casefold(entry.account) != key)
+            if len(kept) != len(room.access):
+                self.put(replace(room, access=kept))
+        return founded
+
 
 def snapshot(room: Room, channel: Channel) -> Room:
     """``room`` with the channel's current topic, modes and lists (as they are saved)."""

@@ -255,6 +255,7 @@ def _login_answer(
             state.replies.server_notice(client, client.nick, why)
         else:
             login(state, client, account)
+            services.reclaim(state, client)  # Ergo: PASS attaches like SASL
         try_register(state, client)
     elif account is None:
         if exchange.name:

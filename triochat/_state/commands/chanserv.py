@@ -44,8 +44,11 @@ _HELP: Final = (
     "REGISTER <#room>             register a room you operate (log in first); you are its founder",
     "DROP <#room>                 unregister it (founder only)",
     "INFO <#room>                 who founded it, and since when",
-    "OP|VOICE <#room> <nick>      give a member operator status or voice now",
-    "ACCESS <#room> ADD <account> <op|voice> | DEL <account> | LIST   who gets a status on join",
+    "OP|VOICE <#room> <nick>      give a member operator status or voice now, this once:"
+    " it is not remembered",
+    "ACCESS <#room> ADD <account> <op|voice>   remembered: that account gets the status at"
+    " every join, across restarts",
+    "ACCESS <#room> DEL <account> | LIST       take it back; who has what",
     "A registered room keeps its topic, modes, key, limit and lists when it empties and across"
     " restarts.",
 )

@@ -89,7 +89,7 @@ def _relay(state: ServerState, client: Client, message: Message) -> None:
             out.numeric(client, rpl.ERR_INPUTTOOLONG, "Client tags too long (at most 4094 bytes)")
         return
     tags["time"] = iso_time(now_ms)
-    if client.account is not None:  # IRCv3 account-tag (seen by message-tags clients)
+    if client.account is not None:  # IRCv3 account-tag (see _irc/tags.py for who sees it)
         tags["account"] = client.account
     record = state.recording and command != "TAGMSG" and recordable(text)
     # A TAGMSG (a reaction, a typing notice) is not kept, but it gets a msgid

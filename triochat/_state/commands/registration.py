@@ -132,6 +132,8 @@ def nick(state: ServerState, client: Client, message: Message) -> None:
     if not valid_nick(wanted) or casefold(wanted) in SERVICE_NICKS:
         out.numeric(client, rpl.ERR_ERRONEUSNICKNAME, wanted, "Erroneous nickname")
         return
+    if client.registered and services.rename_shared(state, client, wanted):
+        return
     if client.registered and not services.may_take(state, client, wanted):
         return
     if wanted == client.nick:

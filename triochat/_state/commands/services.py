@@ -61,7 +61,8 @@ _HELP: Final = (
     "REGISTER <password> [email]   register your current nick as an account",
     "IDENTIFY [account] <password> log in",
     "GHOST <nick>                  disconnect a stale connection using your nick",
-    "DROP <account>                delete your account (give its name to confirm)",
+    "DROP <account>                delete your account (give its name to confirm); the rooms"
+    " it founded stop being registered",
     "SET PASSWORD <password>       change your password",
     "CERT ADD [fingerprint] | DEL <fingerprint> | LIST   TLS certificates for SASL EXTERNAL",
     "INFO <nick>                   whether an account exists, and since when",
@@ -229,10 +230,14 @@ def _info(state: ServerState, client: Client, name: str, exists: bool, created: 
 def _dropped(state: ServerState, client: Client, account_id: int) -> None:
     name = client.account or ""
     state.accounts.names.discard(casefold(name))
+    founded = state.rooms.forget_account(account_id, name)
     for other in list(state.network.clients.values()):
         if other.account_id == account_id:
             logout(state, other)
-    _notice(state, client, f"{name} has been dropped; its history stays with it")
+    text = f"{name} has been dropped; its history stays with it"
+    if founded:
+        text += ". The rooms it founded are no longer registered: " + ", ".join(founded)
+    _notice(state, client, text)
 
 
 # -- nick protection ----------------------------------------------------------
@@ -246,13 +251,8 @@ def _reserved_for_other(state: ServerState, client: Client, nick: str) -> bool:
 def may_take(state: ServerState, client: Client, nick: str) -> bool:
     """Whether a registered client may change to ``nick`` (433 said if not).
 
-    Not with strict protection and someone else's account name; not while
-    the nick is shared by several connections of an account.
+    Not with strict protection and someone else's account name.
     """
-    if len(state.network.sessions(client)) > 1:
-        text = "Your nick is shared by your other connections; it cannot change"
-        state.replies.numeric(client, rpl.ERR_NICKNAMEINUSE, nick, text)
-        return False
     if state.config.nick_protection != "strict" or not _reserved_for_other(state, client, nick):
         return True
     text = "Nickname is reserved by an account; log in to use it"
@@ -294,6 +294,36 @@ def nick_timer(state: ServerState, client: Client) -> None:
         _rename(state, client, "You did not log in in time")
 
 
+def rename_shared(state: ServerState, client: Client, nick: str) -> bool:
+    """NICK from one of several connections sharing a nick renames them all, as in Ergo.
+
+    The nick is the person's: every session hears the NICK, and so does
+    everyone who shares a channel with any of them, once. Someone else's
+    account name is refused unless protection is off (a warning and a later
+    rename would split the sessions). False if the nick is not shared.
+    """
+    sessions = state.network.sessions(client)
+    if len(sessions) < 2:
+        return False
+    out = state.replies
+    if state.config.nick_protection != "off" and _reserved_for_other(state, client, nick):
+        text = "Nickname is reserved by an account; log in to use it"
+        out.numeric(client, rpl.ERR_NICKNAMEINUSE, nick, text)
+    elif nick == client.nick:
+        pass
+    elif not state.network.rename_shared(client, nick, state.now()):
+        out.numeric(client, rpl.ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
+    else:
+        change = out.event(client, "NICK", nick)
+        targets = dict.fromkeys(session.conn for session in sessions)
+        for session in sessions:
+            session.nick = nick
+            session.update_source()
+            targets.update(dict.fromkeys(state.network.peers(session)))
+        out.to(targets, change)
+    return True
+
+
 def sibling_in(state: ServerState, client: Client, channel: Channel) -> bool:
     """True if another connection sharing ``client``'s nick is in ``channel``."""
     return any(
@@ -319,23 +349,42 @@ def quit_shared(state: ServerState, client: Client, reason: str) -> bool:
 
 
 def reclaim(state: ServerState, client: Client) -> None:
-    """A client that logged in with SASL while registering gets its account's nick.
+    """A client that logged in (SASL or PASS) while registering gets its account's nick.
 
-    Whoever holds it (a ghost of the owner's last connection, or someone who
-    took it meanwhile) is renamed to a Guest nick at once; ``GHOST`` would
-    disconnect it instead.
+    With multiclient it joins the account's connection already here, on
+    whatever nick that one has now (Ergo's attach). Otherwise whoever holds
+    the account's name (a ghost of the owner's last connection, or someone
+    who took it meanwhile) is renamed to a Guest nick at once; ``GHOST``
+    would disconnect it instead.
     """
     name = client.account
-    if name is None or not client.has_nick or casefold(client.nick) == casefold(name):
+    if name is None or not client.has_nick:
+        return
+    if state.config.multiclient and (session := _attachable(state, client, name)) is not None:
+        state.network.share_nick(client, session)  # phone and laptop: one person
+        return
+    if casefold(client.nick) == casefold(name):
         return
     holder = state.network.holder(name)
     if holder is not None and holder is not client:
-        if state.config.multiclient and holder.account_id == client.account_id:
-            state.network.share_nick(client, holder)  # phone and laptop: one person
-            return
         _rename(state, holder, f"{name} logged in from another connection")
     if state.network.take_nick(client, name, state.now()):
         client.nick = name
+
+
+def _attachable(state: ServerState, client: Client, name: str) -> Client | None:
+    """A connection of ``client``'s account to share a nick with: the one named for it, or any."""
+    holder = state.network.holder(name)
+    if holder is not None and holder is not client and holder.account_id == client.account_id:
+        return holder
+    return next(
+        (
+            other
+            for other in state.network.registered()
+            if other.account_id == client.account_id and other.origin is None
+        ),
+        None,
+    )
 
 
 def _rename(state: ServerState, client: Client, why: str) -> None:
