@@ -237,3 +237,30 @@ async def test_a_reloaded_certificate_keeps_asking_for_client_certificates(
     await Reloader(server, load(args), args, tls=holder).reload()
     without_accounts = holder.context
     assert without_accounts.verify_mode == ssl.CERT_NONE  # nothing to ask for
+
+
+async def test_only_the_irc_port_asks_for_client_certificates_and_a_reload_keeps_it_so(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    """A browser asked for a client certificate may prompt its user: the web ports never ask."""
+    from triochat._ops.launch import tls_contexts
+    from triochat._tls import make_dev_certificates
+
+    _, cert = make_dev_certificates(tmp_path / "certs")
+    file = tmp_path / "tls.toml"
+    write(file, f'[listeners]\ntls = true\ncert = "{cert}"\n')
+    args = argparse.Namespace(config=file, history=False)
+    launch = load(args)
+    irc, web = tls_contexts(launch, irc=True, web=True)
+    assert irc is not None
+    assert web is not None
+    assert (irc.verify_mode, web.verify_mode) == (ssl.CERT_OPTIONAL, ssl.CERT_NONE)
+    irc_holder, web_holder = TlsContextHolder(irc), TlsContextHolder(web)
+    server = ChatServer(launch.server)
+    await nursery.start(server.serve, [MemoryListener()])
+    reloader = Reloader(server, launch, args, tls=irc_holder, web_tls=web_holder)
+    assert f"TLS certificate reloaded from {cert}" in await reloader.reload()
+    assert irc_holder.context is not irc
+    assert web_holder.context is not web
+    assert irc_holder.context.verify_mode == ssl.CERT_OPTIONAL
+    assert web_holder.context.verify_mode == ssl.CERT_NONE

@@ -18,12 +18,12 @@ from .._ops import logs
 from .._ops.configfile import ConfigError
 from .._ops.filelimit import fit_file_limit, raise_file_limit
 from .._ops.http import OpsEndpoint, open_ops_listeners, serve_ops
-from .._ops.launch import DEFAULT_PORT, Launch, load
+from .._ops.launch import DEFAULT_PORT, Launch, load, tls_contexts
 from .._ops.reload import Reloader
 from .._ops.settings import SETTINGS
 from .._server.server import ChatServer
 from .._server.tlsswap import SwappableTlsListener, TlsContextHolder
-from .._tls import DEFAULT_CERT_DIR, SERVER_FILE, TlsSetupError, server_context
+from .._tls import DEFAULT_CERT_DIR, SERVER_FILE, TlsSetupError
 from .._web.cli import WebOptions, add_web_arguments, serve_chat_and_web
 from .._web.listeners import web_url
 from . import accounts as accounts_cli
@@ -331,6 +331,7 @@ async def run_server(
     launch: Launch,
     *,
     tls: TlsContextHolder | None = None,
+    web_tls: TlsContextHolder | None = None,
     store: HistoryStore | None = None,
     reloader_args: argparse.Namespace | None = None,
     file_limit: int | None = None,
@@ -343,7 +344,9 @@ async def run_server(
     out. SIGHUP re-reads ``launch.config_file`` (with ``reloader_args``'s flags
     still winning) and applies what can change without dropping anyone. With
     ``launch.metrics_port``, /metrics, /healthz and /readyz are served too.
-    ``cluster`` makes the server a node of a cluster (``--cluster``).
+    ``cluster`` makes the server a node of a cluster (``--cluster``). ``tls``
+    holds the IRC TLS port's context, ``web_tls`` the HTTPS web ports' (see
+    :func:`~.._ops.launch.tls_contexts`).
     """
     host, port, tls_port = launch.host, launch.port, launch.tls_port
     async with trio.open_nursery() as nursery:
@@ -352,7 +355,7 @@ async def run_server(
         server = ChatServer(launch.server, store=store, cluster=cluster)
         try:
             listeners = await open_listeners(host, port, tls_port, tls)
-            web_listeners = [] if web is None else await web.open(host, tls)
+            web_listeners = [] if web is None else await web.open(host, web_tls)
         except OSError as error:
             print(f"triochat: cannot listen on {host}: {error.strerror}", file=sys.stderr)
             nursery.cancel_scope.cancel()
@@ -371,7 +374,9 @@ async def run_server(
             return 1
         if reloader_args is not None:
             adjust = None if file_limit is None else partial(fit_file_limit, file_limit=file_limit)
-            reloader = Reloader(server, launch, reloader_args, tls=tls, adjust=adjust)
+            reloader = Reloader(
+                server, launch, reloader_args, tls=tls, web_tls=web_tls, adjust=adjust
+            )
             server.services.reload = reloader.reload
             await nursery.start(reloader.watch)
         for listener in listeners:
@@ -408,19 +413,15 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         web = WebOptions.from_settings(launch.web, tls=launch.tls_port is not None)
-        tls = None
-        if launch.tls_port is not None or (web is not None and web.needs_certificate):
-            tls = TlsContextHolder(
-                server_context(
-                    launch.cert,
-                    launch.key,
-                    # Only the IRC TLS port asks (browsers would prompt for one).
-                    client_certs=launch.server.accounts and launch.tls_port is not None,
-                    client_ca=launch.client_ca,
-                )
-            )
-        elif launch.client_ca is not None:
+        if launch.client_ca is not None and launch.tls_port is None:
             raise ValueError("--client-ca only makes sense with --tls")
+        irc, https = tls_contexts(
+            launch,
+            irc=launch.tls_port is not None,
+            web=web is not None and web.needs_certificate,
+        )
+        tls = None if irc is None else TlsContextHolder(irc)
+        web_tls = None if https is None else TlsContextHolder(https)
         cluster = cluster_from_settings(launch.cluster)
         store = open_history(launch.server)
         if launch.server.accounts:
@@ -442,6 +443,7 @@ def run(args: argparse.Namespace) -> int:
                 run_server,
                 launch,
                 tls=tls,
+                web_tls=web_tls,
                 store=store,
                 reloader_args=args,
                 file_limit=file_limit,

@@ -20,12 +20,14 @@ from typing import TYPE_CHECKING, Final, Literal, cast
 
 from .._config import DEFAULT_MOTD, ServerConfig
 from .._opers.passwords import is_password_hash
+from .._tls import server_context
 from .checks import Invalid, word
 from .configfile import ConfigError, Given, Operator, read_file
 from .settings import BY_DEST, SETTINGS
 
 if TYPE_CHECKING:
     import argparse
+    import ssl
 
 __all__ = ["DEFAULT_PORT", "Launch", "load", "read_motd"]
 
@@ -66,6 +68,24 @@ class Launch:
     config_file: Path | None = None
     #: Things worth saying that do not stop the server (a MOTD file cut short).
     warnings: tuple[str, ...] = ()
+
+
+def tls_contexts(
+    launch: Launch, *, irc: bool, web: bool
+) -> tuple[ssl.SSLContext | None, ssl.SSLContext | None]:
+    """New server contexts for the IRC TLS port and for HTTPS web ports, those asked for.
+
+    Only the IRC port asks clients for a certificate (SASL EXTERNAL, with
+    accounts on or ``--client-ca``): a browser asked for one may prompt its
+    user to pick a certificate, so the web ports never ask. At start and at
+    every reload the contexts come from here, so the two never drift apart.
+    """
+    irc_context = None
+    if irc:
+        irc_context = server_context(
+            launch.cert, launch.key, client_certs=launch.server.accounts, client_ca=launch.client_ca
+        )
+    return irc_context, server_context(launch.cert, launch.key) if web else None
 
 
 def flags_given(args: argparse.Namespace) -> dict[str, Given]:

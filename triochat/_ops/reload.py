@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Final
 
 import trio
 
-from .._tls import TlsSetupError, server_context
+from .._tls import TlsSetupError
 from . import logs
 from .configfile import ConfigError
-from .launch import load
+from .launch import load, tls_contexts
 
 if TYPE_CHECKING:
     import argparse
@@ -72,6 +72,7 @@ class Reloader:
         args: argparse.Namespace,
         *,
         tls: TlsContextHolder | None = None,
+        web_tls: TlsContextHolder | None = None,
         adjust: Callable[[ServerConfig], ServerConfig] | None = None,
     ) -> None:
         self.server = server
@@ -80,7 +81,8 @@ class Reloader:
         #: The launch the listeners were opened with: only a restart changes them.
         self._started = launch
         self._args = args
-        self._tls = tls
+        #: The contexts of the IRC TLS port and of the HTTPS web ports, swapped on reload.
+        self._holders = (tls, web_tls)
         self._adjust = adjust
         self._lock = trio.Lock()
         #: Reloads done (applied or refused), for tests and the curious.
@@ -91,7 +93,7 @@ class Reloader:
         async with self._lock:
             self.count += 1
             try:
-                new, context = await trio.to_thread.run_sync(self._read)
+                new, contexts = await trio.to_thread.run_sync(self._read)
             except (ConfigError, TlsSetupError) as error:
                 why = str(error).replace("\n", "; ")
                 log.error("reload refused, nothing changed: %s", why)
@@ -102,8 +104,12 @@ class Reloader:
             config = new.server if self._adjust is None else self._adjust(new.server)
             notes = restart_notes(self._started, new)
             notes += self.server.reload(config)
-            if context is not None and self._tls is not None:
-                self._tls.context = context
+            swapped = False
+            for holder, context in zip(self._holders, contexts, strict=True):
+                if holder is not None and context is not None:
+                    holder.context = context
+                    swapped = True
+            if swapped:
                 notes.append(f"TLS certificate reloaded from {new.cert}")
             if (new.log_level, new.log_format) != (self.launch.log_level, self.launch.log_format):
                 logs.configure(new.log_level, new.log_format)
@@ -116,16 +122,13 @@ class Reloader:
             )
             return notes
 
-    def _read(self) -> tuple[Launch, ssl.SSLContext | None]:
-        """The new launch, and a new TLS context when TLS is on (in a worker thread)."""
+    def _read(self) -> tuple[Launch, tuple[ssl.SSLContext | None, ssl.SSLContext | None]]:
+        """The new launch, and new TLS contexts for the holders there are (in a worker thread)."""
         new = load(self._args)
-        context = None
-        if self._tls is not None and new.tls_port is not None:
-            # The same client-certificate policy as at start (SASL EXTERNAL).
-            context = server_context(
-                new.cert, new.key, client_certs=new.server.accounts, client_ca=new.client_ca
-            )
-        return new, context
+        irc, web = self._holders
+        # TLS switched on or off is a listener change: a restart does that.
+        asked = irc is not None and new.tls_port is not None
+        return new, tls_contexts(new, irc=asked, web=web is not None)
 
     async def watch(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Reload on every SIGHUP, coalescing bursts, until cancelled."""
