@@ -186,6 +186,8 @@ async def test_a_new_node_learns_the_network_from_the_others(
         await alice.send("TOPIC #room :before b", "MODE #room +m")
         await alice.expect("TOPIC")
         await alice.expect("MODE")
+        await alice.send("MODE #room +bI troll!*@* friend!*@*")
+        await alice.expect("MODE")
         b = await start_node(nursery, store, "b")
         bob = await b.client("bob")
         await bob.send("JOIN #room")
@@ -194,6 +196,9 @@ async def test_a_new_node_learns_the_network_from_the_others(
         assert set(names.params[-1].split()) == {"@alice", "bob"}
         await bob.send("MODE #room")
         assert (await bob.expect("324")).params[2] == "+mnt"
+        await bob.send("MODE #room +b", "MODE #room +I")  # the lists came in the burst too
+        assert (await bob.expect("367")).params[2] == "troll!*@*"
+        assert (await bob.expect("346")).params[2] == "friend!*@*"
 
 
 async def test_history_is_the_same_from_either_node(

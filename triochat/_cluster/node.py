@@ -25,15 +25,31 @@ from typing import TYPE_CHECKING, Final
 
 import trio
 
+from .._accounts.backend import AccountsUnavailable
+from .._accounts.records import AccountReply, Drop, Register
+from .._accounts.rooms import RoomDrop, RoomRegister, RoomReply, RoomSave
 from .._irc import numerics as rpl
 from .._irc.names import casefold, valid_nick
 from .._irc.wire import Message, serialize
 from .._state.accounts import SERVICE_NICKS
 from .._state.effects import NickClaim
+from .._state.serverbans import ServerBans
 from .bus import BusUnavailable
-from .events import Bye, Hello, Line, Lost, Quit, UserModes
+from .events import (
+    AccountName,
+    Bye,
+    Event,
+    Hello,
+    Line,
+    Lost,
+    Quit,
+    RoomRecord,
+    UserAccount,
+    UserModes,
+)
 from .outgoing import MAX_IN_FLIGHT, Outgoing
 from .replica import REMOVES_USERS, Replica, introduction
+from .shared import SharedRecords, room_json
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -121,6 +137,13 @@ class ClusterNode:
         self._told_down = False
         #: Log events applied here (a metric).
         self.events_applied = 0
+        #: Accounts, registered rooms and server bans, shared by every node: this
+        #: server's accounts service and ban saving use them instead of its SQLite file.
+        self.records = SharedRecords(lambda: self.bus)
+        if delivery.accounts is not None:
+            delivery.accounts.backend = self.records
+        if delivery.services is not None:
+            delivery.services.bans = self.records
 
     @property
     def up(self) -> bool:
@@ -225,6 +248,61 @@ class ClusterNode:
                 await bus.release(spare, self.owner(conn))
         except BusUnavailable:
             self._refuse(conn, message.command)
+
+    async def answered(
+        self, conn: ConnId, question: object, reply: object, account_before: str | None
+    ) -> None:
+        """A local user's account or ChanServ question was answered: share what changed.
+
+        Only outcomes travel (a name registered, a login, a room's record); the
+        password stays in the question, on this node.
+        """
+        client = self.state.network.clients.get(conn)
+        if client is None or client.origin is not None:
+            return
+        events: list[Event] = []
+        if isinstance(question, Register) and isinstance(reply, AccountReply) and reply.account:
+            events.append(AccountName(self.name, reply.account.name, registered=True))
+        if isinstance(question, Drop) and account_before is not None:
+            events.append(AccountName(self.name, account_before, registered=False))
+        if client.registered and client.account != account_before:
+            account = UserAccount(
+                self.name, int(conn), client.account, client.account_id, client.session
+            )
+            events.append(account)
+        if isinstance(reply, RoomReply):
+            if isinstance(question, RoomRegister | RoomSave) and reply.ok:
+                events.append(RoomRecord(self.name, question.room.name, room_json(question.room)))
+            elif isinstance(question, RoomDrop) and reply.ok:
+                events.append(RoomRecord(self.name, question.name, None))
+            elif isinstance(question, RoomRegister):
+                await self._refresh_room(question.room.name)
+        for event in events:
+            self.outgoing.event(event)
+
+    async def _refresh_room(self, name: str) -> None:
+        """Another node registered ``name`` first: take its record, not the one made here."""
+        try:
+            room = await self.records.room(name)
+        except AccountsUnavailable:
+            return
+        if room is None:
+            self.state.rooms.drop(name)
+        else:
+            self.state.rooms.put(room)
+
+    async def _load_records(self, bus: Bus) -> None:
+        """Take the network's account names, registered rooms and server bans (on each link)."""
+        state = self.state
+        records = SharedRecords(lambda: bus)  # (self.bus is set once the link is up)
+        if self.delivery.accounts is not None:
+            names = await records.names()
+            state.accounts.names = {casefold(name) for name in names}
+            rooms = await records.rooms()
+            state.rooms.registered = {casefold(room.name): room for room in rooms}
+        bans = ServerBans()
+        bans.load(await records.bans(state.now()))
+        state.server_bans = bans
 
     def departed(self, conn: ConnId, reason: str) -> None:
         """A local user is leaving (before the state forgets it): tell the other nodes."""
@@ -345,6 +423,10 @@ class ClusterNode:
     async def _join(self, bus: Bus) -> str:
         """(Re)join the network: re-claim nicks, say hello, burst; the id to read after."""
         await bus.beat(self.name, self.settings.timeout)
+        try:
+            await self._load_records(bus)
+        except AccountsUnavailable as error:
+            raise BusUnavailable(str(error)) from None
         for nick, conn in self._local_nicks().items():
             if not await bus.claim(nick, self.owner(conn)):
                 await self._rename_to_guest(bus, conn)
@@ -390,7 +472,11 @@ class ClusterNode:
                 mine = self._local_nicks() if removes else {}
                 asks = self.delivery.apply(self.replica.apply(entry_id, event))
                 self.events_applied += 1
-                for ask in asks:  # a server ban to save: every node keeps it in its own database
+                if event.node != self.name:
+                    # A ban or a registered room to save: the shared store is one, and
+                    # the origin saves it; the others changed only their state.
+                    asks = []
+                for ask in asks:
                     with trio.move_on_after(self.settings.confirm_timeout):
                         await self.delivery.answer(ask)
                 if mine:

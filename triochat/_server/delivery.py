@@ -111,11 +111,16 @@ class Delivery:
             return self.state.answer(ask.conn, question, result)
         if not isinstance(question, HistoryQuery):
             assert self.accounts is not None, "no account questions without accounts"
+            client = self.state.network.clients.get(ask.conn)
+            account_before = None if client is None else client.account
             try:
                 reply = await self.accounts.answer(question)
             except AccountsUnavailable:
                 return self.state.unanswered(ask.conn, question)
-            return self.state.answer(ask.conn, question, reply)
+            effects = self.state.answer(ask.conn, question, reply)
+            if self.cluster is not None:  # the other nodes learn the outcome
+                await self.cluster.answered(ask.conn, question, reply, account_before)
+            return effects
         assert self.history is not None, "no history questions without history"
         try:
             with trio.fail_after(self.config.history_query_timeout):

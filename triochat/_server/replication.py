@@ -53,6 +53,12 @@ class Replication(Protocol):
         """``conn`` is about to be forgotten by the state: tell the other nodes (never blocks)."""
         ...
 
+    async def answered(
+        self, conn: ConnId, question: object, reply: object, account_before: str | None
+    ) -> None:
+        """An account or ChanServ question of ``conn`` was answered: share its outcome."""
+        ...
+
     async def claim(self, ask: Ask) -> list[Effect]:
         """Answer a nick claim; the state's effects, for the delivery to carry out."""
         ...

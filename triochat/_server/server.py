@@ -188,7 +188,8 @@ class ChatServer:
         async with self._accounts_open(), self._history_running(), trio.open_nursery() as server:
             await self._load_replay_buffers()
             await self._load_server_bans()
-            if self.accounts is not None:
+            if self.accounts is not None and self.cluster is None:
+                # (A cluster node takes the network's from the shared store as it links.)
                 self.state.preload_accounts(await self.accounts.names())
                 self.state.preload_rooms(await self.accounts.rooms())
             await server.start(self.delivery.flusher.run)
