@@ -159,6 +159,26 @@ async def test_a_room_registered_on_one_node_ops_its_founder_on_another(
         assert info.params[1].startswith("#room is registered to alice since")
 
 
+async def test_chanserv_commands_on_one_node_change_the_room_on_every_node(
+    nursery: trio.Nursery,
+) -> None:
+    with trio.fail_after(30):
+        _, a, b = await two_nodes(nursery)
+        alice = await registered(a, "alice", "secret1")
+        await alice.join("#room")
+        await alice.send("PRIVMSG ChanServ :REGISTER #room")
+        await alice.expect("NOTICE", "alice", "#room is registered to alice")
+        bob = await b.client("bob", channel="#room")
+        await alice.send("CS OP #room bob")
+        given = await bob.expect("MODE")
+        assert given.params == ("#room", "+o", "bob")
+        await bob.send("NAMES #room")  # node b's own copy agrees
+        assert set((await bob.expect("353")).params[-1].split()) == {"@alice", "@bob"}
+        await bob.send("PRIVMSG ChanServ :INFO #room")
+        info = await bob.expect("NOTICE", "bob")
+        assert info.params[1].startswith("#room is registered to alice since")
+
+
 async def test_a_kline_set_before_a_node_started_is_in_force_there(
     nursery: trio.Nursery,
 ) -> None:

@@ -25,7 +25,6 @@ __all__ = [
     "Line",
     "Lost",
     "Quit",
-    "RoomRecord",
     "Topic",
     "UserAccount",
     "UserInfo",
@@ -141,18 +140,6 @@ class AccountName:
 
 
 @dataclass(frozen=True, slots=True)
-class RoomRecord:
-    """Registered room ``name`` is now ``room`` (ChanServ changed it), or dropped (None).
-
-    ``room`` is the JSON of :func:`~.shared.room_json`: no secrets in it.
-    """
-
-    node: str
-    name: str
-    room: str | None
-
-
-@dataclass(frozen=True, slots=True)
 class Hello:
     """``node`` (re)joined the log: every other node answers with a :class:`Burst`."""
 
@@ -189,8 +176,7 @@ class Bye:
 
 
 Event: TypeAlias = (
-    "Line | Intro | Quit | UserModes | UserAccount | AccountName | RoomRecord"
-    " | Hello | Burst | Lost | Bye"
+    "Line | Intro | Quit | UserModes | UserAccount | AccountName | Hello | Burst | Lost | Bye"
 )
 
 _KINDS: dict[str, type[Any]] = {
@@ -200,7 +186,6 @@ _KINDS: dict[str, type[Any]] = {
     "umodes": UserModes,
     "uaccount": UserAccount,
     "aname": AccountName,
-    "room": RoomRecord,
     "hello": Hello,
     "burst": Burst,
     "lost": Lost,
@@ -258,8 +243,6 @@ def encode(event: Event) -> str:
         )
     elif isinstance(event, AccountName):
         data.update(name=event.name, registered=event.registered)
-    elif isinstance(event, RoomRecord):
-        data.update(name=event.name, room=event.room)
     elif isinstance(event, Burst):
         data["users"] = [_user_json(user) for user in event.users]
         data["topics"] = [
@@ -313,8 +296,6 @@ def _event(data: dict[str, Any]) -> Event:
         )
     if kind is AccountName:
         return AccountName(node, str(data["name"]), bool(data["registered"]))
-    if kind is RoomRecord:
-        return RoomRecord(node, str(data["name"]), data["room"])
     if kind is Burst:
         users = tuple(_user(user) for user in data["users"])
         topics = tuple(_topic(item) for item in data["topics"])

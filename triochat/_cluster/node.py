@@ -27,11 +27,9 @@ import trio
 
 from .._accounts.backend import AccountsUnavailable
 from .._accounts.records import AccountReply, Drop, Register
-from .._accounts.rooms import RoomDrop, RoomRegister, RoomReply, RoomSave
 from .._irc import numerics as rpl
 from .._irc.names import casefold, valid_nick
 from .._irc.wire import Message, serialize
-from .._state.accounts import SERVICE_NICKS
 from .._state.effects import NickClaim
 from .._state.serverbans import ServerBans
 from .bus import BusUnavailable
@@ -43,13 +41,12 @@ from .events import (
     Line,
     Lost,
     Quit,
-    RoomRecord,
     UserAccount,
     UserModes,
 )
 from .outgoing import MAX_IN_FLIGHT, Outgoing
 from .replica import REMOVES_USERS, Replica, introduction
-from .shared import SharedRecords, room_json
+from .shared import SharedRecords
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -67,7 +64,8 @@ log = logging.getLogger("triochat.cluster")
 
 #: Commands of registered users that change what other nodes see: they go through the log.
 #: Never a command that carries a password (OPER, AUTHENTICATE, REGISTER, NICKSERV, and
-#: PRIVMSG to NickServ): those stay on the node, and only what they change is shared.
+#: PRIVMSG to NickServ): those stay on the node, and only what they change is shared
+#: (:class:`~.events.UserModes`, :class:`~.events.UserAccount`, :class:`~.events.AccountName`).
 REPLICATED: Final = frozenset(
     {
         "JOIN",
@@ -87,8 +85,13 @@ REPLICATED: Final = frozenset(
         "DLINE",
         "UNKLINE",
         "UNDLINE",
+        # ChanServ (no password in its commands): every node applies a room's
+        # registration, access list and OP/VOICE in log order, as MODE.
+        "CHANSERV",
+        "CS",
     }
 )
+_NICKSERV: Final = "nickserv"
 #: Handled on this node, then the user modes it gave are published (never the password).
 _LOCAL_THEN_MODES: Final = frozenset({"OPER"})
 _DOWN_NOTICE: Final = (
@@ -165,7 +168,7 @@ class ClusterNode:
         command = message.command
         if command not in REPLICATED and command != "QUIT" and command not in _LOCAL_THEN_MODES:
             return False
-        if command == "PRIVMSG" and casefold(message.param(0)) in SERVICE_NICKS:
+        if command == "PRIVMSG" and casefold(message.param(0)) == _NICKSERV:
             return False  # /msg NickServ IDENTIFY <password>: handled here, never logged
         return self.state.is_registered(conn)
 
@@ -252,10 +255,11 @@ class ClusterNode:
     async def answered(
         self, conn: ConnId, question: object, reply: object, account_before: str | None
     ) -> None:
-        """A local user's account or ChanServ question was answered: share what changed.
+        """A local user's account question was answered: share what changed.
 
-        Only outcomes travel (a name registered, a login, a room's record); the
-        password stays in the question, on this node.
+        Only outcomes travel (a name registered or dropped, a login); the
+        password stays in the question, on this node. (ChanServ's changes need
+        nothing here: its commands are in the log, applied by every node.)
         """
         client = self.state.network.clients.get(conn)
         if client is None or client.origin is not None:
@@ -270,26 +274,8 @@ class ClusterNode:
                 self.name, int(conn), client.account, client.account_id, client.session
             )
             events.append(account)
-        if isinstance(reply, RoomReply):
-            if isinstance(question, RoomRegister | RoomSave) and reply.ok:
-                events.append(RoomRecord(self.name, question.room.name, room_json(question.room)))
-            elif isinstance(question, RoomDrop) and reply.ok:
-                events.append(RoomRecord(self.name, question.name, None))
-            elif isinstance(question, RoomRegister):
-                await self._refresh_room(question.room.name)
         for event in events:
             self.outgoing.event(event)
-
-    async def _refresh_room(self, name: str) -> None:
-        """Another node registered ``name`` first: take its record, not the one made here."""
-        try:
-            room = await self.records.room(name)
-        except AccountsUnavailable:
-            return
-        if room is None:
-            self.state.rooms.drop(name)
-        else:
-            self.state.rooms.put(room)
 
     async def _load_records(self, bus: Bus) -> None:
         """Take the network's account names, registered rooms and server bans (on each link)."""

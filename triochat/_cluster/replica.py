@@ -31,13 +31,11 @@ from .events import (
     Line,
     Lost,
     Quit,
-    RoomRecord,
     Topic,
     UserAccount,
     UserInfo,
     UserModes,
 )
-from .shared import room_from_json
 
 if TYPE_CHECKING:
     from .._state.effects import Effect
@@ -134,12 +132,6 @@ class Replica:
                     state.accounts.names.add(casefold(event.name))
                 else:
                     state.accounts.names.discard(casefold(event.name))
-        elif isinstance(event, RoomRecord):
-            if event.node != self.node:
-                if event.room is None:
-                    state.rooms.drop(event.name)
-                else:
-                    state.rooms.put(room_from_json(event.room))
         elif isinstance(event, Intro):
             self._introduce(event.node, event.user)
         elif isinstance(event, Quit):

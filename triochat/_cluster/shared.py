@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
     T = TypeVar("T")
 
-__all__ = ["SharedRecords", "room_from_json", "room_json"]
+__all__ = ["SharedRecords"]
 
 #: account key -> name, for the reserved nicknames.
 ACCOUNTS: Final = "{accounts}"
@@ -216,17 +216,8 @@ class SharedRecords:
             for key in sorted(await bus.index(ROOMS)):
                 text = await bus.get_record(_room_key(key))
                 if text is not None:
-                    rooms.append(room_from_json(text))
+                    rooms.append(_room_from_json(text))
             return rooms
-
-        return await self._call(work)
-
-    async def room(self, name: str) -> Room | None:
-        """The registered room ``name`` as stored, None if it is not registered."""
-
-        async def work(bus: Bus) -> Room | None:
-            text = await bus.get_record(_room_key(casefold(name)))
-            return None if text is None else room_from_json(text)
 
         return await self._call(work)
 
@@ -239,7 +230,7 @@ class SharedRecords:
             room = question.room
             key = casefold(room.name)
             only: Only = "new" if isinstance(question, RoomRegister) else "existing"
-            if not await bus.put_record(_room_key(key), room_json(room), only=only):
+            if not await bus.put_record(_room_key(key), _room_json(room), only=only):
                 return RoomReply(ok=False)
             await bus.index_put(ROOMS, key, room.name)
             return RoomReply(ok=True)
@@ -294,8 +285,8 @@ def _account(record: dict[str, Any]) -> Account:
     )
 
 
-def room_json(room: Room) -> str:
-    """``room`` as one JSON text (what a log event and the store carry)."""
+def _room_json(room: Room) -> str:
+    """``room`` as one JSON text, as the store keeps it."""
     return json.dumps(
         {
             "name": room.name,
@@ -315,7 +306,7 @@ def room_json(room: Room) -> str:
     )
 
 
-def room_from_json(text: str) -> Room:
+def _room_from_json(text: str) -> Room:
     data = json.loads(text)
     return Room(
         str(data["name"]),
