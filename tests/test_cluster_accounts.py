@@ -14,6 +14,7 @@ import base64
 from typing import TYPE_CHECKING
 
 import trio
+import trio.testing
 from cluster_harness import Node, start_node
 from harness import config
 
@@ -194,3 +195,55 @@ async def test_a_kline_set_before_a_node_started_is_in_force_there(
         late = await b.harness.connect()
         await late.send("NICK troll", "USER troll 0 * :t")
         await late.expect("465")
+
+
+async def nodes_with_account(
+    nursery: trio.Nursery, name: str, protection: str, *, delay: float = 30.0
+) -> tuple[Node, Node]:
+    """Two nodes whose shared store already holds account ``name`` (no hashing at run time)."""
+    store = MemoryStore()
+    password_hash, scram = make_secrets("secret1")
+    records = SharedRecords(lambda: MemoryBus(store))
+    assert await records.create(name, password_hash, scram, email=None, now=0.0) is not None
+    protected = config(nick_protection=protection, nick_protection_delay=delay)
+    a = await start_node(nursery, store, "a", config=protected)
+    b = await start_node(nursery, store, "b", config=protected)
+    return a, b
+
+
+async def test_nick_protection_renames_a_user_of_another_node_everywhere(
+    nursery: trio.Nursery,
+) -> None:
+    # Real time: the state's grace period is on the wall clock, which a mock clock never moves.
+    with trio.fail_after(30):
+        a, b = await nodes_with_account(nursery, "alice", "warn", delay=0.2)
+        watcher = await a.client("watcher", channel="#room")
+        taker = await b.client("alice")
+        warning = await taker.expect("NOTICE", "alice")
+        assert "is a registered account" in warning.params[1]
+        await taker.join("#room")
+        await watcher.expect("JOIN")
+        renamed = await watcher.expect("NICK")  # after the grace period, seen on node a too
+        guest = renamed.params[0]
+        assert guest.startswith("Guest")
+        assert (renamed.source or "").startswith("alice!")
+        assert (await taker.expect("NICK")).params == (guest,)
+        told = await taker.expect("NOTICE", guest)
+        assert "alice belongs to an account" in told.params[1]
+        for node in (a, b):
+            network = node.harness.server.state.network
+            assert network.holder("alice") is None
+            holder = network.holder(guest)
+            assert holder is not None
+        newcomer = await a.client("alice")  # the nick is free network-wide
+        await newcomer.expect("NOTICE", "alice")
+
+
+async def test_strict_nick_protection_refuses_a_registered_nick_on_any_node(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    with trio.fail_after(30):
+        _, b = await nodes_with_account(nursery, "alice", "strict")
+        bob = await b.client("bob")
+        await bob.send("NICK alice")
+        assert (await bob.expect("433")).params[1] == "alice"

@@ -30,7 +30,9 @@ from .._accounts.records import AccountReply, Drop, Register
 from .._irc import numerics as rpl
 from .._irc.names import casefold, valid_nick
 from .._irc.wire import Message, serialize
-from .._state.effects import NickClaim
+from .._state.commands.services import NICKSERV
+from .._state.effects import GuestNick, NickClaim
+from .._state.rooms import service_source
 from .._state.serverbans import ServerBans
 from .bus import BusUnavailable
 from .events import (
@@ -290,6 +292,23 @@ class ClusterNode:
         bans.load(await records.bans(state.now()))
         state.server_bans = bans
 
+    async def _protected(self, bus: Bus, conn: ConnId, why: str) -> None:
+        """Nick protection renames a local user: to a guest nick the network grants, via the log."""
+        client = self.state.network.clients.get(conn)
+        if client is None or client.origin is not None:
+            return
+        old = client.nick
+        for _ in range(20):
+            guest = f"Guest{secrets.randbelow(90_000) + 10_000}"
+            if self.state.network.holder(guest) is None:
+                break
+        await self._nick(bus, conn, Message("NICK", (guest,)))
+        if client.nick == guest:
+            text = f"{why}: {old} belongs to an account, so you are now {guest}"
+            source = service_source(self.state, NICKSERV)
+            self.state.replies.send(client, Message("NOTICE", (client.nick, text), source))
+            self._apply(self.state.replies.take())
+
     def departed(self, conn: ConnId, reason: str) -> None:
         """A local user is leaving (before the state forgets it): tell the other nodes."""
         client = self.state.network.clients.get(conn)
@@ -304,9 +323,13 @@ class ClusterNode:
         answer any question they ask in turn).
         """
         question = ask.question
-        assert isinstance(question, NickClaim)
         conn = ask.conn
         bus = self.bus
+        if isinstance(question, GuestNick):
+            if bus is not None:
+                await self._protected(bus, conn, question.why)
+            return []
+        assert isinstance(question, NickClaim)
         if bus is None:
             return self.state.unanswered(conn, question)
         try:

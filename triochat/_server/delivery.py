@@ -19,7 +19,7 @@ from .._history.records import HistoryQuery
 from .._history.service import HistoryUnavailable
 from .._irc.tags import TAG_VARIANTS, visible_tags
 from .._irc.wire import serialize
-from .._state.effects import Ask, Close, NickClaim, Record, Schedule, Send
+from .._state.effects import Ask, Close, GuestNick, NickClaim, Record, Schedule, Send
 from .._state.questions import ContinueList, PasswordCheck, Rehash, ServerBanChange
 
 if TYPE_CHECKING:
@@ -101,7 +101,7 @@ class Delivery:
 
     async def _answer_one(self, ask: Ask) -> list[Effect]:
         question = ask.question
-        if isinstance(question, NickClaim):  # cluster mode: the node claims it network-wide
+        if isinstance(question, NickClaim | GuestNick):  # cluster mode: the node claims it
             if self.cluster is None:
                 return self.state.unanswered(ask.conn, question)
             return await self.cluster.claim(ask)

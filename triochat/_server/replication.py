@@ -60,7 +60,7 @@ class Replication(Protocol):
         ...
 
     async def claim(self, ask: Ask) -> list[Effect]:
-        """Answer a nick claim; the state's effects, for the delivery to carry out."""
+        """Answer a nick claim (or rename to a guest); the state's effects, for the delivery."""
         ...
 
     async def run(self, *, task_status: trio.TaskStatus[None] = ...) -> None:
