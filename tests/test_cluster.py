@@ -16,7 +16,7 @@ import trio.testing
 from cluster_harness import Node, start_node
 
 from triochat._cluster.bus import MemoryStore
-from triochat._cluster.events import Lost
+from triochat._cluster.events import Lost, decode_history
 
 if TYPE_CHECKING:
     from harness import IrcClient
@@ -219,6 +219,36 @@ async def test_history_is_the_same_from_either_node(
             replays.append([(m.params[-1], m.tags.get("msgid"), m.tags.get("time")) for m in lines])
         assert replays[0] == replays[1]
         assert [text for text, _, _ in replays[0]] == ["line 0", "line 1", "line 2"]
+
+
+async def test_a_node_started_later_serves_the_history_said_before_it_started(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    with trio.fail_after(30):
+        store = MemoryStore()
+        a = await start_node(nursery, store, "a")
+        alice = await a.client("alice", channel="#room")
+        bob = await a.client("bob")
+        for n in range(3):
+            await alice.send(f"PRIVMSG #room :line {n}")
+        await alice.send("PRIVMSG bob :just us")
+        await bob.expect("PRIVMSG")
+        b = await start_node(nursery, store, "b")
+        caps = "batch server-time message-tags"
+        late = await b.client("late", caps=caps, channel="#room")
+        _, replayed = await late.batch()
+        assert [m.params[-1] for m in replayed] == ["line 0", "line 1", "line 2"]
+        asking = await b.client("asking", caps=caps + " draft/chathistory", channel="#room")
+        await asking.send("CHATHISTORY LATEST #room * 10")
+        _, answered = await asking.batch()
+        assert [(m.params[-1], m.tags["msgid"]) for m in answered] == [
+            (m.params[-1], m.tags["msgid"]) for m in replayed
+        ]
+        # The private message came too, and only its two readers may read it.
+        assert any(entry.readers for _, text in store.history for entry in decode_history(text))
+        await asking.send("CHATHISTORY LATEST bob * 10")
+        _, private = await asking.batch()
+        assert private == []
 
 
 async def test_a_store_outage_is_told_once_refused_clearly_and_survived(

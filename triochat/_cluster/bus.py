@@ -111,6 +111,14 @@ class Bus(Protocol):
         """The next number of the shared counter ``key`` (1, 2, ...; never reused)."""
         ...
 
+    async def add_history(self, rows: str) -> str:
+        """Append rows of history (a JSON text) to the network's history stream; its id."""
+        ...
+
+    async def history_after(self, after: str, *, count: int) -> list[tuple[str, str]]:
+        """Up to ``count`` entries of the history stream after ``after`` (``"0"``: the oldest)."""
+        ...
+
 
 @dataclass
 class MemoryStore:
@@ -122,6 +130,8 @@ class MemoryStore:
     #: Shared records (accounts, rooms) and indexes, as :mod:`.shared` writes them.
     records: dict[str, str] = field(default_factory=dict)
     indexes: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: The network's history stream: (entry id, rows as JSON).
+    history: list[tuple[str, str]] = field(default_factory=list)
     #: Set to True to make every call fail, as a Redis outage would.
     down: bool = False
     _grew: trio.Event = field(default_factory=trio.Event)
@@ -156,6 +166,7 @@ class MemoryStore:
         self.listed.clear()
         self.records.clear()
         self.indexes.clear()
+        self.history.clear()
         self._seq = 0
 
     async def wait_after(self, after: str, wait: float) -> list[Entry]:
@@ -271,3 +282,16 @@ class MemoryBus:
         number = int(self.store.records.get(key, "0")) + 1
         self.store.records[key] = str(number)
         return number
+
+    async def add_history(self, rows: str) -> str:
+        await trio.lowlevel.checkpoint()
+        self.store.check()
+        entry_id = f"{len(self.store.history) + 1}-0"
+        self.store.history.append((entry_id, rows))
+        return entry_id
+
+    async def history_after(self, after: str, *, count: int) -> list[tuple[str, str]]:
+        await trio.lowlevel.checkpoint()
+        self.store.check()
+        after_seq = int(after.split("-")[0])
+        return [e for e in self.store.history if int(e[0].split("-")[0]) > after_seq][:count]

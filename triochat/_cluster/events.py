@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .._history.records import HistoryEntry
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import TypeAlias
@@ -31,8 +33,10 @@ __all__ = [
     "UserModes",
     "decode",
     "decode_batch",
+    "decode_history",
     "encode",
     "encode_batch",
+    "encode_history",
 ]
 
 
@@ -320,3 +324,31 @@ def _topic(item: list[Any]) -> Topic:
         None if limit is None else int(limit),
         tuple((str(e[0]), str(e[1]), str(e[2]), int(e[3])) for e in lists or ()),
     )
+
+
+def encode_history(entries: Sequence[HistoryEntry]) -> str:
+    """History rows as one JSON text (an entry of the network's history stream)."""
+    rows = [
+        [e.time_ms, e.msgid, e.key, e.target, e.source, e.command, e.text, e.readers]
+        for e in entries
+    ]
+    return json.dumps(rows, separators=(",", ":"), ensure_ascii=False)
+
+
+def decode_history(text: str) -> list[HistoryEntry]:
+    """The rows of one history-stream entry; ``ValueError`` (or another) if it is not that."""
+    entries = []
+    for time_ms, msgid, key, target, source, command, body, readers in json.loads(text):
+        entries.append(
+            HistoryEntry(
+                int(time_ms),
+                str(msgid),
+                str(key),
+                str(target),
+                str(source),
+                str(command),
+                str(body),
+                None if readers is None else (str(readers[0]), str(readers[1])),
+            )
+        )
+    return entries

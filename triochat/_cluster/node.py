@@ -31,7 +31,7 @@ from .._irc import numerics as rpl
 from .._irc.names import casefold, valid_nick
 from .._irc.wire import Message, serialize
 from .._state.commands.services import NICKSERV
-from .._state.effects import GuestNick, NickClaim
+from .._state.effects import GuestNick, NickClaim, Record
 from .._state.rooms import service_source
 from .._state.serverbans import ServerBans
 from .bus import BusUnavailable
@@ -45,6 +45,8 @@ from .events import (
     Quit,
     UserAccount,
     UserModes,
+    decode_history,
+    encode_history,
 )
 from .outgoing import MAX_IN_FLIGHT, Outgoing
 from .replica import REMOVES_USERS, Replica, introduction
@@ -54,6 +56,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from contextlib import AbstractAsyncContextManager
 
+    from .._history.records import HistoryEntry
     from .._server.delivery import Delivery
     from .._state.effects import Ask, ConnId, Effect
     from .._state.machine import ServerState
@@ -94,6 +97,10 @@ REPLICATED: Final = frozenset(
     }
 )
 _NICKSERV: Final = "nickserv"
+#: History rows per entry of the history stream (and per page of a catch-up).
+HISTORY_BATCH: Final = 500
+#: History rows kept for the stream while it cannot be reached; older ones are not shared.
+HISTORY_BACKLOG: Final = 100_000
 #: Handled on this node, then the user modes it gave are published (never the password).
 _LOCAL_THEN_MODES: Final = frozenset({"OPER"})
 _DOWN_NOTICE: Final = (
@@ -145,6 +152,12 @@ class ClusterNode:
         #: Accounts, registered rooms and server bans, shared by every node: this
         #: server's accounts service and ban saving use them instead of its SQLite file.
         self.records = SharedRecords(lambda: self.bus)
+        #: History rows made by this node's own events, for the network's history stream
+        #: (read by nodes that start later); sent in batches by the link's history task.
+        self._history_rows: list[HistoryEntry] = []
+        self._history_added = trio.Event()
+        #: The last entry of the history stream taken into this node's history.
+        self._history_after = "0"
         if delivery.accounts is not None:
             delivery.accounts.backend = self.records
         if delivery.services is not None:
@@ -399,8 +412,10 @@ class ClusterNode:
                             link.start_soon(self._read_loop, bus, after)
                             link.start_soon(self._heartbeat_loop, bus)
                             link.start_soon(self.outgoing.run, bus, self.owner)
+                            link.start_soon(self._history_loop, bus)
+                            await self._wait_synced(bus)
+                            await self._catch_up(bus)
                             if not started:
-                                await self._wait_synced(bus)
                                 started = True
                                 task_status.started()
                 except* BusUnavailable as group:
@@ -479,7 +494,10 @@ class ClusterNode:
                         await bus.release_node(casefold(client.nick), event.node)
                 removes = isinstance(event, Line) and _command(event.line) in REMOVES_USERS
                 mine = self._local_nicks() if removes else {}
-                asks = self.delivery.apply(self.replica.apply(entry_id, event))
+                effects = self.replica.apply(entry_id, event)
+                if event.node == self.name:
+                    self._keep_history(effects)
+                asks = self.delivery.apply(effects)
                 self.events_applied += 1
                 if event.node != self.name:
                     # A ban or a registered room to save: the shared store is one, and
@@ -497,12 +515,61 @@ class ClusterNode:
                 if isinstance(event, Line) and event.node == self.name:
                     self.outgoing.applied(event.token)
                 elif isinstance(event, Hello) and event.node not in ("", self.name):
+                    await self._send_history(bus)  # so the newcomer's catch-up finds it
                     await bus.publish(self.replica.burst())
                 elif isinstance(event, Lost) and event.node == self.name:
                     # Declared lost while alive (a stall longer than the timeout): the
                     # others dropped our users and freed their nicks. Join again.
                     log.warning("cluster: node %s was declared lost; joining again", self.name)
                     await self._join(bus)
+
+    # -- history: one history for the network ---------------------------------
+
+    def _keep_history(self, effects: list[Effect]) -> None:
+        """Queue the history rows this node's own event made, for the history stream."""
+        if self.delivery.history is None:
+            return
+        rows = self._history_rows
+        rows.extend(effect.entry for effect in effects if isinstance(effect, Record))
+        if len(rows) > HISTORY_BACKLOG:
+            log.warning("cluster: history stream backlog full; %d rows not shared", len(rows))
+            del rows[: len(rows) - HISTORY_BACKLOG]
+        if rows:
+            self._history_added.set()
+
+    async def _history_loop(self, bus: Bus) -> None:
+        """Append this node's history rows to the history stream, a batch per round trip."""
+        while True:
+            await self._history_added.wait()
+            self._history_added = trio.Event()
+            await self._send_history(bus)
+
+    async def _send_history(self, bus: Bus) -> None:
+        while self._history_rows:
+            batch = self._history_rows[:HISTORY_BATCH]
+            await bus.add_history(encode_history(batch))  # on failure, kept for the next link
+            del self._history_rows[: len(batch)]
+
+    async def _catch_up(self, bus: Bus) -> None:
+        """Take into this node's history what the network said while it was not there.
+
+        Rows this node has already (the same ``msgid``) are left as they are, so
+        reading again what it wrote itself, or saw live, changes nothing.
+        """
+        history = self.delivery.history
+        if history is None:
+            return
+        while page := await bus.history_after(self._history_after, count=HISTORY_BATCH):
+            entries: list[HistoryEntry] = []
+            for entry_id, text in page:
+                try:
+                    entries.extend(decode_history(text))
+                except (ValueError, TypeError, IndexError):
+                    log.warning("cluster: unreadable history entry %s skipped", entry_id)
+            if entries and not await history.backfill(entries):
+                return  # the database refused: try again on the next link
+            self.state.recent.merge(entries)
+            self._history_after = page[-1][0]
 
     async def _heartbeat_loop(self, bus: Bus) -> None:
         """Renew this node's heartbeat and nicks; find nodes that went silent."""

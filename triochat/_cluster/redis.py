@@ -9,6 +9,8 @@ a shard of its own):
   TTL renewed by the owner's heartbeat (a dead node's nicks free themselves);
 * ``triochat:node:{<name>}`` — the node's heartbeat, expiring after the node timeout;
 * ``triochat:{nodes}`` — the set of node names that announced themselves;
+* ``triochat:{history}`` — the network's history rows, each appended once by
+  the node whose event made them, for nodes that start later;
 * the shared records of :mod:`.shared` (accounts, registered rooms, server
   bans), each under ``triochat:`` plus the key it names (with its own hash tag).
 
@@ -43,6 +45,9 @@ __all__ = ["RedisBus", "connect"]
 T = TypeVar("T")
 
 LOG_KEY: Final = "triochat:{log}"
+HISTORY_KEY: Final = "triochat:{history}"
+#: The history stream keeps about this many entries (each one a batch of rows).
+HISTORY_LENGTH: Final = 100_000
 NODES_KEY: Final = "triochat:{nodes}"
 #: The log keeps about this many entries (XADD MAXLEN ~): a bound, and enough for catch-up.
 LOG_LENGTH: Final = 100_000
@@ -214,6 +219,23 @@ class RedisBus:
 
     async def next_id(self, key: str) -> int:
         return int(await self._call(self.client.incr(_PREFIX + key)))
+
+    async def add_history(self, rows: str) -> str:
+        entry_id = await self._call(
+            self.client.xadd(
+                HISTORY_KEY,
+                {"r": rows},
+                trim_strategy=PureToken.MAXLEN,
+                trim_operator=PureToken.APPROXIMATELY,
+                threshold=HISTORY_LENGTH,
+            )
+        )
+        return str(entry_id)
+
+    async def history_after(self, after: str, *, count: int) -> list[tuple[str, str]]:
+        start = "-" if after == "0" else f"({after}"
+        entries = await self._call(self.client.xrange(HISTORY_KEY, start, "+", count=count))
+        return [(str(entry.identifier), str(entry.field_values["r"])) for entry in entries]
 
 
 @asynccontextmanager
