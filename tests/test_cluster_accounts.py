@@ -23,6 +23,7 @@ from triochat._cluster.bus import MemoryBus, MemoryStore
 from triochat._cluster.events import encode
 from triochat._cluster.shared import SharedRecords
 from triochat._opers.passwords import hash_password
+from triochat._state.questions import ServerBan
 
 if TYPE_CHECKING:
     from harness import IrcClient
@@ -178,6 +179,31 @@ async def test_chanserv_commands_on_one_node_change_the_room_on_every_node(
         await bob.send("PRIVMSG ChanServ :INFO #room")
         info = await bob.expect("NOTICE", "bob")
         assert info.params[1].startswith("#room is registered to alice since")
+
+
+async def test_a_kline_set_while_a_node_was_cut_off_removes_its_users_when_it_relinks(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    with trio.fail_after(60):
+        store = MemoryStore()
+        a = await start_node(nursery, store, "a")
+        b = await start_node(nursery, store, "b")
+        troll = await b.client("troll")
+        friend = await b.client("friend")
+        b.cut[0] = True
+        await troll.expect("NOTICE", "troll")  # the link is lost
+        # Meanwhile an operator of node a K-lines the troll (as its KLINE would save it).
+        ban = ServerBan("K", "troll@*", "go away", "admin", trio.current_time())
+        assert await SharedRecords(lambda: MemoryBus(store)).change_ban(ban, removed=False)
+        b.cut[0] = False
+        assert "K-lined: go away" in (await troll.expect("ERROR")).params[0]
+        await friend.expect("NOTICE", "friend", "*** The link to the rest of the network is back.")
+        watcher = await a.client("watcher")
+        await watcher.send("ISON troll friend")
+        assert (await watcher.expect("303")).params[-1] == "friend"
+        again = await a.client("troll2")
+        await again.send("NICK troll")  # its nick was freed network-wide
+        assert (await again.expect("NICK")).params == ("troll",)
 
 
 async def test_a_kline_set_before_a_node_started_is_in_force_there(

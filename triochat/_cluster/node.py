@@ -304,6 +304,24 @@ class ClusterNode:
         bans = ServerBans()
         bans.load(await records.bans(state.now()))
         state.server_bans = bans
+        await self._remove_banned(bus)
+
+    async def _remove_banned(self, bus: Bus) -> None:
+        """Local users that a ban set while this node was unlinked falls on leave now.
+
+        Before the burst: the others learn from it that they are gone.
+        """
+        state = self.state
+        now = state.now()
+        for client in list(state.network.registered()):
+            ban = None if client.origin is not None else state.server_bans.matching(client, now)
+            if ban is not None:
+                nick, conn = casefold(client.nick), client.conn
+                reason = f"{ban.kind}-lined: {ban.reason}"
+                state.forget(client, reason)
+                state.replies.close(conn, f"Closing link: {reason}")
+                self._apply(state.replies.take())
+                await bus.release(nick, self.owner(conn))
 
     async def _protected(self, bus: Bus, conn: ConnId, why: str) -> None:
         """Nick protection renames a local user: to a guest nick the network grants, via the log."""
