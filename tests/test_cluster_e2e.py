@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import pytest
 import trio
 from harness import IrcClient
-from processes import ServerProcess, Tmux, connect, require, serve
+from processes import ServerProcess, Tmux, connect, require, serve, triochat_command
 
 from triochat._accounts.hashing import make_secrets
 from triochat._cluster.redis import connect as connect_redis
@@ -399,3 +399,23 @@ async def test_two_links_creating_one_account_in_real_redis_make_exactly_one(
     assert [account is not None for account in made].count(True) == 1
     assert found is not None
     assert found[1] == password_hash
+
+
+async def test_the_owner_creates_an_account_in_the_cluster_and_a_node_logs_it_in(
+    redis: RedisServer,
+) -> None:
+    create = [*triochat_command("account", "create", "carol", "--cluster", redis.url)]
+    env = {**os.environ, "TRIOCHAT_PASSWORD": "secret1"}
+    with trio.fail_after(30):
+        made = await trio.run_process(create, env=env, capture_stderr=True, check=False)
+        assert made.returncode == 0, made.stderr
+        again = await trio.run_process(create, env=env, capture_stderr=True, check=False)
+        assert again.returncode == 1  # taken: one account per name in the network
+        unreachable = [*create[:-1], f"redis://127.0.0.1:{_free_port()}/0"]
+        failed = await trio.run_process(unreachable, env=env, capture_stderr=True, check=False)
+        assert failed.returncode == 2
+        assert b"cannot reach" in failed.stderr
+        async with AsyncExitStack() as stack:
+            (a,) = await nodes(stack, redis, "a")
+            carol = await open_irc(stack, a)
+            assert await sasl_plain(carol, "carol", "secret1") == "903"
