@@ -15,8 +15,9 @@ import trio
 import trio.testing
 from cluster_harness import Node, start_node
 
-from triochat._cluster.bus import MemoryStore
+from triochat._cluster.bus import MemoryBus, MemoryStore
 from triochat._cluster.events import Lost, decode_history
+from triochat._history.records import HistoryEntry
 
 if TYPE_CHECKING:
     from harness import IrcClient
@@ -249,6 +250,25 @@ async def test_a_node_started_later_serves_the_history_said_before_it_started(
         await asking.send("CHATHISTORY LATEST bob * 10")
         _, private = await asking.batch()
         assert private == []
+
+
+async def test_two_senders_of_history_rows_send_each_row_once(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    """The history task and a hello's flush may send at the same time: no row lost or doubled."""
+    with trio.fail_after(30):
+        store = MemoryStore()
+        a = await start_node(nursery, store, "a")
+        rows = [
+            HistoryEntry(n, f"id{n}", "#room", "#room", "x!x@x", "PRIVMSG", str(n))
+            for n in range(1200)
+        ]
+        a.cluster._history_rows.extend(rows)
+        async with trio.open_nursery() as senders:
+            for _ in range(2):
+                senders.start_soon(a.cluster._send_history, MemoryBus(store))
+        sent = [entry.msgid for _, text in store.history for entry in decode_history(text)]
+        assert sorted(sent) == sorted(row.msgid for row in rows)
 
 
 async def test_a_store_outage_is_told_once_refused_clearly_and_survived(

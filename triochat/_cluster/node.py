@@ -156,6 +156,7 @@ class ClusterNode:
         #: (read by nodes that start later); sent in batches by the link's history task.
         self._history_rows: list[HistoryEntry] = []
         self._history_added = trio.Event()
+        self._history_sending = trio.Lock()
         #: The last entry of the history stream taken into this node's history.
         self._history_after = "0"
         if delivery.accounts is not None:
@@ -563,10 +564,13 @@ class ClusterNode:
             await self._send_history(bus)
 
     async def _send_history(self, bus: Bus) -> None:
-        while self._history_rows:
-            batch = self._history_rows[:HISTORY_BATCH]
-            await bus.add_history(encode_history(batch))  # on failure, kept for the next link
-            del self._history_rows[: len(batch)]
+        # One sender at a time (the history task, or the read loop before a burst):
+        # two would send the same batch and then delete one more than was sent.
+        async with self._history_sending:
+            while self._history_rows:
+                batch = self._history_rows[:HISTORY_BATCH]
+                await bus.add_history(encode_history(batch))  # on failure, kept for later
+                del self._history_rows[: len(batch)]
 
     async def _catch_up(self, bus: Bus) -> None:
         """Take into this node's history what the network said while it was not there.
