@@ -56,6 +56,10 @@ async def sasl_plain(client: IrcClient, nick: str, account: str, password: str) 
     return message.command
 
 
+async def chat(client: IrcClient, count: int, command: str) -> list[Message]:
+    return [await client.expect(command) for _ in range(count)]
+
+
 async def registered(node: Node, nick: str, password: str) -> IrcClient:
     client = await node.client(nick)
     await client.send(f"REGISTER * * {password}")
@@ -107,6 +111,28 @@ async def test_a_login_after_registering_is_seen_from_every_node(nursery: trio.N
         assert (await bob.expect("ACCOUNT")).params == ("alice",)
         await bob.send("WHOIS alice")
         assert (await bob.expect("330")).params[2] == "alice"
+
+
+async def test_an_account_dropped_on_one_node_logs_out_its_users_on_every_node(
+    nursery: trio.Nursery,
+) -> None:
+    with trio.fail_after(30):
+        _, a, b = await two_nodes(nursery)
+        owner = await registered(a, "alice", "secret1")
+        await owner.join("#room")
+        phone = await b.client("alice_")
+        await phone.send("PRIVMSG NickServ :IDENTIFY alice secret1")
+        await phone.expect("900")
+        watcher = await b.client("watcher", caps="account-notify", channel="#room")
+        await phone.join("#room")
+        await owner.send("PRIVMSG NickServ :DROP alice")
+        await owner.expect("NOTICE", "alice", "alice has been dropped; its history stays with it")
+        await phone.expect("901")  # logged out on its own node b too
+        notified = {(m.source or "").partition("!")[0] for m in await chat(watcher, 2, "ACCOUNT")}
+        assert notified == {"alice", "alice_"}
+        await watcher.send("WHOIS alice_")
+        reply = await watcher.expect("318")
+        assert not any(m.command == "330" for m in watcher.skipped[-5:]), reply
 
 
 async def test_two_nodes_creating_one_account_at_once_make_exactly_one() -> None:

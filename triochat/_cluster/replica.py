@@ -19,7 +19,7 @@ from .._irc import numerics as rpl
 from .._irc.names import casefold
 from .._irc.wire import RemoteProtocolError, parse
 from .._state.access import MaskEntry, MaskList
-from .._state.accounts import account_notify
+from .._state.accounts import account_notify, logout
 from .._state.effects import ConnId
 from .._state.model import Client
 from .events import (
@@ -131,7 +131,7 @@ class Replica:
                 if event.registered:
                     state.accounts.names.add(casefold(event.name))
                 else:
-                    state.accounts.names.discard(casefold(event.name))
+                    self._dropped(event.name)
         elif isinstance(event, Intro):
             self._introduce(event.node, event.user)
         elif isinstance(event, Quit):
@@ -139,6 +139,15 @@ class Replica:
             if conn is not None:
                 effects = state.disconnect(conn, event.reason)
                 state.replies.effects.extend(effects)
+
+    def _dropped(self, name: str) -> None:
+        """Account ``name`` was dropped on another node: whoever is logged in to it here is
+        logged out, as its origin did with everyone it knew."""
+        key = casefold(name)
+        self.state.accounts.names.discard(key)
+        for client in list(self.state.network.registered()):
+            if client.account is not None and casefold(client.account) == key:
+                logout(self.state, client)
 
     def _account(self, event: UserAccount) -> None:
         conn = self.conns.get((event.node, event.conn))
