@@ -135,6 +135,27 @@ async def test_an_account_dropped_on_one_node_logs_out_its_users_on_every_node(
         assert not any(m.command == "330" for m in watcher.skipped[-5:]), reply
 
 
+async def test_a_ghost_disconnected_by_nickserv_quits_on_every_node(
+    nursery: trio.Nursery,
+) -> None:
+    with trio.fail_after(30):
+        _, a, b = await two_nodes(nursery)
+        ghost = await registered(a, "alice", "secret1")
+        await ghost.join("#room")
+        watcher = await b.client("watcher", channel="#room")
+        owner = await a.client("alice2")
+        await owner.send("PRIVMSG NickServ :IDENTIFY alice secret1")
+        await owner.expect("900")
+        await owner.send("PRIVMSG NickServ :GHOST alice")
+        await ghost.expect("ERROR")
+        quit_ = await watcher.expect("QUIT")  # node b hears it too
+        assert (quit_.source or "").startswith("alice!")
+        await watcher.send("ISON alice")
+        assert (await watcher.expect("303")).params[-1] == ""
+        taker = await b.client("alice")  # its nick is free network-wide at once
+        await taker.expect("NOTICE", "alice")
+
+
 async def test_two_nodes_creating_one_account_at_once_make_exactly_one() -> None:
     """Nicks are unique, so REGISTER cannot race itself; the store's create must not either."""
     store = MemoryStore()

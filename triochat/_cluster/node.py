@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from .._server.delivery import Delivery
     from .._state.effects import Ask, ConnId, Effect
     from .._state.machine import ServerState
+    from .._state.model import Client
     from .bus import Bus
     from .outgoing import Pending
 
@@ -157,6 +158,9 @@ class ClusterNode:
         self._history_rows: list[HistoryEntry] = []
         self._history_added = trio.Event()
         self._history_sending = trio.Lock()
+        #: This node's registered users, until their QUIT is published (the same
+        #: objects the state holds: their nick stays current).
+        self._local: dict[ConnId, Client] = {}
         #: The last entry of the history stream taken into this node's history.
         self._history_after = "0"
         if delivery.accounts is not None:
@@ -318,6 +322,7 @@ class ClusterNode:
             ban = None if client.origin is not None else state.server_bans.matching(client, now)
             if ban is not None:
                 nick, conn = casefold(client.nick), client.conn
+                self._local.pop(conn, None)  # the burst tells the others
                 reason = f"{ban.kind}-lined: {ban.reason}"
                 state.forget(client, reason)
                 state.replies.close(conn, f"Closing link: {reason}")
@@ -342,9 +347,14 @@ class ClusterNode:
             self._apply(self.state.replies.take())
 
     def departed(self, conn: ConnId, reason: str) -> None:
-        """A local user is leaving (before the state forgets it): tell the other nodes."""
-        client = self.state.network.clients.get(conn)
-        if client is None or not client.registered or client.origin is not None:
+        """A local user is leaving: tell the other nodes (once).
+
+        Usually before the state forgets it; but the state may have removed it
+        itself (NickServ GHOST, too many failed OPERs), and then only this node
+        knew: its QUIT must still reach the others, and its nick be freed.
+        """
+        client = self._local.pop(conn, None)
+        if client is None or client.origin is not None:
             return
         self.outgoing.quit(Quit(self.name, int(conn), reason), casefold(client.nick))
 
@@ -372,6 +382,7 @@ class ClusterNode:
         if self.state.is_registered(conn):
             self.replica.local(conn)
             client = self.state.network.clients[conn]
+            self._local[conn] = client
             with contextlib.suppress(BusUnavailable):  # else the next burst introduces it
                 await bus.publish(introduction(self.name, client))
         return effects
@@ -526,10 +537,12 @@ class ClusterNode:
                     with trio.move_on_after(self.settings.confirm_timeout):
                         await self.delivery.answer(ask)
                 if mine:
-                    # A KILL or a ban took some of our users off: free their nicks now.
+                    # A KILL or a ban took some of our users off: free their nicks now
+                    # (every node removed them: no QUIT of ours to publish).
                     left = self._local_nicks()
                     for nick, conn in mine.items():
                         if nick not in left:
+                            self._local.pop(conn, None)
                             await bus.release(nick, self.owner(conn))
                 if isinstance(event, Line) and event.node == self.name:
                     self.outgoing.applied(event.token)
