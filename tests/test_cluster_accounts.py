@@ -19,8 +19,9 @@ from cluster_harness import Node, start_node
 from harness import config
 
 from triochat._accounts.hashing import make_secrets
+from triochat._cli.cluster import OWNER_TOOL
 from triochat._cluster.bus import MemoryBus, MemoryStore
-from triochat._cluster.events import encode
+from triochat._cluster.events import AccountName, encode
 from triochat._cluster.shared import SharedRecords
 from triochat._opers.passwords import hash_password
 from triochat._state.questions import ServerBan
@@ -320,3 +321,19 @@ async def test_strict_nick_protection_refuses_a_registered_nick_on_any_node(
         bob = await b.client("bob")
         await bob.send("NICK alice")
         assert (await bob.expect("433")).params[1] == "alice"
+
+
+async def test_an_account_name_from_the_owners_tool_is_reserved_by_running_nodes(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    """``triochat account create --cluster`` is no node and never bursts: its event applies."""
+    with trio.fail_after(30):
+        store = MemoryStore()
+        a = await start_node(nursery, store, "a", config=config(nick_protection="warn"))
+        store.append(AccountName(OWNER_TOOL, "Dave", registered=True))
+        watcher = await a.client("watcher", channel="#sync")  # applied after the name
+        await watcher.send("PART #sync")
+        await watcher.expect("PART")
+        dave = await a.client("dave")
+        warning = await dave.expect("NOTICE", "dave")
+        assert "is a registered account" in warning.params[1]

@@ -401,7 +401,7 @@ async def test_two_links_creating_one_account_in_real_redis_make_exactly_one(
     assert found[1] == password_hash
 
 
-async def test_the_owner_creates_an_account_in_the_cluster_and_a_node_logs_it_in(
+async def test_the_owner_creates_an_account_in_the_cluster_and_the_nodes_use_it(
     redis: RedisServer,
 ) -> None:
     create = [*triochat_command("account", "create", "carol", "--cluster", redis.url)]
@@ -417,5 +417,13 @@ async def test_the_owner_creates_an_account_in_the_cluster_and_a_node_logs_it_in
         assert b"cannot reach" in failed.stderr
         async with AsyncExitStack() as stack:
             (a,) = await nodes(stack, redis, "a")
+            watcher = await client(stack, a, "watcher")
+            await trio.run_process([("dave" if w == "carol" else w) for w in create], env=env)
+            # A JOIN is applied in log order, after the new account's name: the running
+            # node reserves that nick from then on (nick protection warns who takes it).
+            await watcher.join("#sync")
+            dave = await client(stack, a, "dave")
+            warning = await dave.expect("NOTICE", "dave")
+            assert "is a registered account" in warning.params[1]
             carol = await open_irc(stack, a)
             assert await sasl_plain(carol, "carol", "secret1") == "903"

@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 
 __all__ = ["add_cluster_arguments", "cluster_from_settings", "create_shared_account"]
 
+#: The "node" the owner's ``triochat account create --cluster`` speaks as in the log.
+OWNER_TOOL = "triochat-account"
+
 
 def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare ``--cluster``, ``--node-name`` and ``--node-timeout`` (absent unless typed)."""
@@ -94,11 +97,13 @@ def create_shared_account(
     """``triochat account create --cluster URL``: the account in the network's Redis.
 
     None if the name is taken; ``ValueError`` if coredis is missing or Redis cannot
-    be reached. Running nodes log it in at once; they reserve its nick at their next link.
+    be reached. Running nodes log it in at once, and reserve its nick as soon as they
+    read the :class:`~.._cluster.events.AccountName` published here.
     """
     import trio
 
     try:
+        from .._cluster.events import AccountName
         from .._cluster.redis import connect
         from .._cluster.shared import SharedRecords
     except ImportError as error:
@@ -107,7 +112,10 @@ def create_shared_account(
     async def create() -> Account | None:
         async with connect(url, call_timeout=2.0, nick_ttl=60.0) as bus:
             records = SharedRecords(lambda: bus)
-            return await records.create(name, password_hash, scram, email=email, now=now)
+            account = await records.create(name, password_hash, scram, email=email, now=now)
+            if account is not None:
+                await bus.publish(AccountName(OWNER_TOOL, account.name, registered=True))
+            return account
 
     try:
         return trio.run(create)

@@ -90,6 +90,9 @@ class Replica:
             return self.state.replies.take()
         if isinstance(event, Lost | Bye):
             return self.drop_node(node, event.reason)
+        if isinstance(event, AccountName):  # about no user: no burst to wait for
+            self._apply_one(entry_id, event)
+            return self.state.replies.take()
         if node != self.node and node not in self.synced:
             queue = self._pending.setdefault(node, deque())
             if len(queue) >= PENDING_LIMIT:
