@@ -15,8 +15,9 @@ import trio
 import trio.testing
 from cluster_harness import Node, start_node
 
-from triochat._cluster.bus import MemoryStore
-from triochat._cluster.events import Lost
+from triochat._cluster.bus import MemoryBus, MemoryStore
+from triochat._cluster.events import Lost, decode_history
+from triochat._history.records import HistoryEntry
 
 if TYPE_CHECKING:
     from harness import IrcClient
@@ -186,6 +187,8 @@ async def test_a_new_node_learns_the_network_from_the_others(
         await alice.send("TOPIC #room :before b", "MODE #room +m")
         await alice.expect("TOPIC")
         await alice.expect("MODE")
+        await alice.send("MODE #room +bI troll!*@* friend!*@*")
+        await alice.expect("MODE")
         b = await start_node(nursery, store, "b")
         bob = await b.client("bob")
         await bob.send("JOIN #room")
@@ -194,6 +197,9 @@ async def test_a_new_node_learns_the_network_from_the_others(
         assert set(names.params[-1].split()) == {"@alice", "bob"}
         await bob.send("MODE #room")
         assert (await bob.expect("324")).params[2] == "+mnt"
+        await bob.send("MODE #room +b", "MODE #room +I")  # the lists came in the burst too
+        assert (await bob.expect("367")).params[2] == "troll!*@*"
+        assert (await bob.expect("346")).params[2] == "friend!*@*"
 
 
 async def test_history_is_the_same_from_either_node(
@@ -214,6 +220,55 @@ async def test_history_is_the_same_from_either_node(
             replays.append([(m.params[-1], m.tags.get("msgid"), m.tags.get("time")) for m in lines])
         assert replays[0] == replays[1]
         assert [text for text, _, _ in replays[0]] == ["line 0", "line 1", "line 2"]
+
+
+async def test_a_node_started_later_serves_the_history_said_before_it_started(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    with trio.fail_after(30):
+        store = MemoryStore()
+        a = await start_node(nursery, store, "a")
+        alice = await a.client("alice", channel="#room")
+        bob = await a.client("bob")
+        for n in range(3):
+            await alice.send(f"PRIVMSG #room :line {n}")
+        await alice.send("PRIVMSG bob :just us")
+        await bob.expect("PRIVMSG")
+        b = await start_node(nursery, store, "b")
+        caps = "batch server-time message-tags"
+        late = await b.client("late", caps=caps, channel="#room")
+        _, replayed = await late.batch()
+        assert [m.params[-1] for m in replayed] == ["line 0", "line 1", "line 2"]
+        asking = await b.client("asking", caps=caps + " draft/chathistory", channel="#room")
+        await asking.send("CHATHISTORY LATEST #room * 10")
+        _, answered = await asking.batch()
+        assert [(m.params[-1], m.tags["msgid"]) for m in answered] == [
+            (m.params[-1], m.tags["msgid"]) for m in replayed
+        ]
+        # The private message came too, and only its two readers may read it.
+        assert any(entry.readers for _, text in store.history for entry in decode_history(text))
+        await asking.send("CHATHISTORY LATEST bob * 10")
+        _, private = await asking.batch()
+        assert private == []
+
+
+async def test_two_senders_of_history_rows_send_each_row_once(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    """The history task and a hello's flush may send at the same time: no row lost or doubled."""
+    with trio.fail_after(30):
+        store = MemoryStore()
+        a = await start_node(nursery, store, "a")
+        rows = [
+            HistoryEntry(n, f"id{n}", "#room", "#room", "x!x@x", "PRIVMSG", str(n))
+            for n in range(1200)
+        ]
+        a.cluster._history_rows.extend(rows)
+        async with trio.open_nursery() as senders:
+            for _ in range(2):
+                senders.start_soon(a.cluster._send_history, MemoryBus(store))
+        sent = [entry.msgid for _, text in store.history for entry in decode_history(text)]
+        assert sorted(sent) == sorted(row.msgid for row in rows)
 
 
 async def test_a_store_outage_is_told_once_refused_clearly_and_survived(

@@ -7,6 +7,7 @@ tests, stopped by PID); each test starts its own nodes with a short
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 import shutil
@@ -19,11 +20,17 @@ from typing import TYPE_CHECKING
 import pytest
 import trio
 from harness import IrcClient
-from processes import ServerProcess, Tmux, connect, require, serve
+from processes import ServerProcess, Tmux, connect, require, serve, triochat_command
+
+from triochat._accounts.hashing import make_secrets
+from triochat._cluster.redis import connect as connect_redis
+from triochat._opers.passwords import hash_password
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
+
+    from triochat._cluster.shared import SharedRecords
 
 pytestmark = pytest.mark.e2e
 
@@ -110,12 +117,14 @@ def redis(redis_server: RedisServer) -> RedisServer:
     return redis_server
 
 
-async def nodes(stack: AsyncExitStack, redis: RedisServer, *names: str) -> list[ServerProcess]:
+async def nodes(
+    stack: AsyncExitStack, redis: RedisServer, *names: str, extra: tuple[str, ...] = ()
+) -> list[ServerProcess]:
     """Start one ``triochat serve --cluster`` per name (stopped by PID when ``stack`` closes)."""
     started = []
     for name in names:
         args = ("--cluster", redis.url, "--node-name", name, "--node-timeout", str(NODE_TIMEOUT))
-        started.append(await stack.enter_async_context(serve(*args)))
+        started.append(await stack.enter_async_context(serve(*args, *extra)))
     return started
 
 
@@ -283,3 +292,138 @@ async def test_irssi_on_one_node_and_triochat_connect_on_the_other_chat(
                 assert await bob.finish() == 0
         finally:
             await tmux.close()
+
+
+async def sasl_plain(irc: IrcClient, nick: str, password: str) -> str:
+    """Register as ``nick`` logging in to the account of that name; the numeric ending SASL."""
+    irc.nick = nick
+    await irc.send("CAP LS 302", "CAP REQ :sasl", f"NICK {nick}", f"USER {nick} 0 * :{nick}")
+    await irc.send("AUTHENTICATE PLAIN")
+    await irc.expect("AUTHENTICATE", "+")
+    token = base64.b64encode(f"{nick}\0{nick}\0{password}".encode()).decode()
+    await irc.send("AUTHENTICATE " + token)
+    while (message := await irc.receive()).command not in ("903", "904"):
+        pass
+    await irc.send("CAP END")
+    await irc.expect("376")
+    return message.command
+
+
+async def test_an_account_and_a_room_registered_on_one_real_node_work_on_the_other(
+    redis: RedisServer,
+) -> None:
+    async with AsyncExitStack() as stack:
+        with trio.fail_after(40):
+            a, b = await nodes(stack, redis, "a", "b")
+            alice = await client(stack, a, "alice", "#room")
+            await alice.send("REGISTER * * secret1")
+            assert (await alice.expect("REGISTER")).params[:2] == ("SUCCESS", "alice")
+            await alice.send("PRIVMSG ChanServ :REGISTER #room")
+            await alice.expect("NOTICE", "alice", "#room is registered to alice")
+            await alice.send("QUIT")
+            await alice.expect("ERROR")
+            bob = await client(stack, a, "bob", "#room")  # re-creates it on node a
+            again = await open_irc(stack, b)
+            assert await sasl_plain(again, "alice", "secret1") == "903"
+            await again.send("JOIN #room")
+            assert (await again.expect("MODE")).params == ("#room", "+o", "alice")
+            await bob.send("WHOIS alice")  # node a knows the login made on node b
+            assert (await bob.expect("330")).params[1:3] == ("alice", "alice")
+            await bob.send("NAMES #room")
+            assert "@alice" in (await bob.expect("353")).params[-1].split()
+
+
+async def test_a_real_node_started_after_messages_were_sent_returns_them(
+    redis: RedisServer,
+) -> None:
+    async with AsyncExitStack() as stack:
+        with trio.fail_after(40):
+            (a,) = await nodes(stack, redis, "a")
+            alice = await client(stack, a, "alice", "#room")
+            for n in range(3):
+                await alice.send(f"PRIVMSG #room :before b {n}")
+            await alice.send("PING sync")
+            await alice.expect("PONG")
+            (b,) = await nodes(stack, redis, "b")
+            late = await open_irc(stack, b)
+            await late.register("late", caps="batch server-time message-tags draft/chathistory")
+            await late.join("#room")
+            await late.send("CHATHISTORY LATEST #room * 10")
+            _, lines = await late.batch()
+            assert [m.params[-1] for m in lines] == [f"before b {n}" for n in range(3)]
+
+
+async def test_a_kline_on_one_real_node_removes_and_refuses_a_user_of_the_other(
+    redis: RedisServer,
+) -> None:
+    oper = f"admin:{hash_password('open-sesame', log_cost=4)}"
+    async with AsyncExitStack() as stack:
+        with trio.fail_after(40):
+            a, b = await nodes(stack, redis, "a", "b", extra=("--oper", oper))
+            admin = await client(stack, a, "admin")
+            await admin.send("OPER admin open-sesame")
+            await admin.expect("381")
+            troll = await client(stack, b, "troll")
+            await admin.send("KLINE troll@* :go away")
+            assert "go away" in (await troll.expect("ERROR")).params[0]
+            back = await open_irc(stack, b)
+            await back.send("NICK troll", "USER troll 0 * :t")
+            await back.expect("465")
+
+
+async def test_two_links_creating_one_account_in_real_redis_make_exactly_one(
+    redis: RedisServer,
+) -> None:
+    from triochat._cluster.shared import SharedRecords
+
+    password_hash, scram = make_secrets("secret1")
+    made: list[object] = []
+
+    async def create(records: SharedRecords) -> None:
+        made.append(await records.create("Carol", password_hash, scram, email=None, now=1))
+
+    async def link() -> None:
+        link = connect_redis(redis.url, call_timeout=5.0, nick_ttl=10.0)
+        async with link as bus, trio.open_nursery() as tries:  # many at once: still one
+            for _ in range(5):
+                tries.start_soon(create, SharedRecords(lambda: bus))
+
+    with trio.fail_after(20):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(link)
+            nursery.start_soon(link)
+        async with connect_redis(redis.url, call_timeout=5.0, nick_ttl=10.0) as bus:
+            records = SharedRecords(lambda: bus)
+            assert await records.names() == ["Carol"]
+            found = await records.get("CAROL")
+    assert [account is not None for account in made].count(True) == 1
+    assert found is not None
+    assert found[1] == password_hash
+
+
+async def test_the_owner_creates_an_account_in_the_cluster_and_the_nodes_use_it(
+    redis: RedisServer,
+) -> None:
+    create = [*triochat_command("account", "create", "carol", "--cluster", redis.url)]
+    env = {**os.environ, "TRIOCHAT_PASSWORD": "secret1"}
+    with trio.fail_after(30):
+        made = await trio.run_process(create, env=env, capture_stderr=True, check=False)
+        assert made.returncode == 0, made.stderr
+        again = await trio.run_process(create, env=env, capture_stderr=True, check=False)
+        assert again.returncode == 1  # taken: one account per name in the network
+        unreachable = [*create[:-1], f"redis://127.0.0.1:{_free_port()}/0"]
+        failed = await trio.run_process(unreachable, env=env, capture_stderr=True, check=False)
+        assert failed.returncode == 2
+        assert b"cannot reach" in failed.stderr
+        async with AsyncExitStack() as stack:
+            (a,) = await nodes(stack, redis, "a")
+            watcher = await client(stack, a, "watcher")
+            await trio.run_process([("dave" if w == "carol" else w) for w in create], env=env)
+            # A JOIN is applied in log order, after the new account's name: the running
+            # node reserves that nick from then on (nick protection warns who takes it).
+            await watcher.join("#sync")
+            dave = await client(stack, a, "dave")
+            warning = await dave.expect("NOTICE", "dave")
+            assert "is a registered account" in warning.params[1]
+            carol = await open_irc(stack, a)
+            assert await sasl_plain(carol, "carol", "secret1") == "903"

@@ -11,6 +11,7 @@ import pytest
 
 from triochat._cli.main import build_parser, main
 from triochat._cluster.events import (
+    AccountName,
     Burst,
     Bye,
     Hello,
@@ -19,15 +20,19 @@ from triochat._cluster.events import (
     Lost,
     Quit,
     Topic,
+    UserAccount,
     UserInfo,
     UserModes,
     decode,
     decode_batch,
+    decode_history,
     encode,
     encode_batch,
+    encode_history,
 )
 from triochat._cluster.replica import REMOTE_CONN_BASE, Replica
 from triochat._config import ServerConfig
+from triochat._history.records import HistoryEntry
 from triochat._irc.wire import parse
 from triochat._ops.launch import load
 from triochat._ops.reload import restart_notes
@@ -43,9 +48,11 @@ if TYPE_CHECKING:
     from triochat._state.effects import Effect
 
 BOB = UserInfo(1, "bob", "~bob", "b.example", "Bob", "s.1", channels=(("#room", ""),))
+ALICE = UserInfo(2, "alice", "~a", "a.example", "A", "account:7", account="Alice", account_id=7)
 EVENTS: list[Event] = [
     Line("a", 3, "PRIVMSG #room :héllo", 1700000000.25, 7),
     Intro("b", BOB),
+    Intro("b", ALICE),
     Quit("a", 3, "Quit: bye"),
     Hello("a"),
     Burst(
@@ -54,9 +61,21 @@ EVENTS: list[Event] = [
         (
             Topic("#room", "t", "bob!~bob@b", 1.5, "nt"),
             Topic("#den", "", "", 0.0, "iklnt", key="sesame", limit=10),
+            Topic(
+                "#lists",
+                "",
+                "",
+                0.0,
+                "nt",
+                lists=(("b", "x!*@*", "op", 5), ("I", "f!*@*", "op", 6)),
+            ),
         ),
     ),
     UserModes("a", 3, "iow"),
+    UserAccount("a", 3, "Alice", 7, "account:7"),
+    UserAccount("a", 3, None, None, "dropped:7.3"),
+    AccountName("a", "Alice", registered=True),
+    AccountName("a", "Alice", registered=False),
     Lost("b", "node b lost"),
     Bye("b", "node b shut down"),
 ]
@@ -70,6 +89,16 @@ def test_every_event_survives_its_encoding(event: Event) -> None:
 def test_a_burst_of_an_older_node_without_key_and_limit_still_reads() -> None:
     old = '{"k":"burst","node":"b","users":[],"topics":[["#r","t","x",1.0,"nt"]]}'
     assert decode(old) == Burst("b", (), (Topic("#r", "t", "x", 1.0, "nt"),))
+
+
+def test_history_rows_survive_their_encoding() -> None:
+    rows = [
+        HistoryEntry(1, "m1", "#room", "#Room", "a!a@a", "PRIVMSG", "héllo"),
+        HistoryEntry(2, "m2", "a\0b", "b", "a!a@a", "NOTICE", "psst", ("s.1", "account:7")),
+    ]
+    assert decode_history(encode_history(rows)) == rows
+    with pytest.raises((ValueError, TypeError)):
+        decode_history('[["not", "a", "row"]]')
 
 
 def test_a_batch_is_one_entry_in_order_and_a_single_event_reads_as_a_batch() -> None:

@@ -4,20 +4,21 @@ It answers the state's account questions (see :mod:`.records`). Password
 hashing and checking are slow on purpose (scrypt, PBKDF2), so they run in
 worker threads under one shared ``CapacityLimiter``: a hundred logins at once
 queue there, one per spare core, and the event loop (the chat) never waits for
-them. Database calls run in a thread too, one at a time.
+them. The records themselves are kept by an :class:`~.backend.AccountBackend`:
+the SQLite table (calls in a thread, one at a time), or in cluster mode the
+store every node shares.
 """
 
 from __future__ import annotations
 
-import logging
 import os
-import sqlite3
 import time
 from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
 import trio
 
+from .backend import AccountsUnavailable, LocalAccounts
 from .hashing import make_secrets, verify_password
 from .records import (
     AccountReply,
@@ -33,19 +34,14 @@ from .rooms import ROOM_QUESTIONS, RoomReply
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from .backend import AccountBackend
     from .records import AccountQuestion
     from .rooms import Room, RoomQuestion
     from .store import AccountStore
 
 __all__ = ["AccountService", "AccountsUnavailable", "hashing_threads"]
 
-log = logging.getLogger("triochat.accounts")
-
 T = TypeVar("T")
-
-
-class AccountsUnavailable(Exception):
-    """The accounts database failed; the asking client is told, the chat goes on."""
 
 
 def hashing_threads() -> int:
@@ -64,73 +60,58 @@ class AccountService:
         threaded: bool | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        #: This server's own SQLite table (``triochat account create`` writes there).
         self.store = store
-        #: Database calls run in a worker thread (by default only for a file: a memory
-        #: database never waits for a disk). Hashing always does.
-        self.threaded = store.on_disk if threaded is None else threaded
+        #: Where the records are read and written: ``store`` (its calls in a worker
+        #: thread, by default only for a file), unless cluster mode shares them.
+        self.backend: AccountBackend = LocalAccounts(store, threaded=threaded)
         #: Shared by every hash and check, server-wide.
         self.hash_limiter = hash_limiter or trio.CapacityLimiter(hashing_threads())
-        self._db_limiter = trio.CapacityLimiter(1)
         self._clock = clock
-
-    async def _db(self, work: Callable[[], T]) -> T:
-        try:
-            if not self.threaded:
-                async with self._db_limiter:
-                    return work()
-            return await trio.to_thread.run_sync(work, limiter=self._db_limiter)
-        except sqlite3.Error as error:
-            log.error("accounts database %s failed: %s", self.store.path, error)
-            raise AccountsUnavailable(str(error)) from None
 
     async def _hash(self, work: Callable[[], T]) -> T:
         return await trio.to_thread.run_sync(work, limiter=self.hash_limiter)
 
     async def names(self) -> list[str]:
         """Every account name, for the state's reserved nicknames."""
-        return await self._db(self.store.names)
+        return await self.backend.names()
 
     async def rooms(self) -> list[Room]:
         """Every registered room, for the state to preload (a JOIN never waits for the disk)."""
-        return await self._db(self.store.rooms.all)
+        return await self.backend.rooms()
 
     async def answer(self, question: AccountQuestion | RoomQuestion) -> AccountReply | RoomReply:
         """Answer ``question``; raises :class:`AccountsUnavailable` if the database fails."""
-        store = self.store
+        store = self.backend
         if isinstance(question, ROOM_QUESTIONS):
-            return await self._db(partial(store.rooms.answer, question))
+            return await store.answer_room(question)
         if isinstance(question, Login):
-            found = await self._db(partial(store.get, question.name))
+            found = await store.get(question.name)
             stored = None if found is None else found[1]
             # An unknown account still costs a hash: timing reveals nothing.
             ok = await self._hash(partial(verify_password, stored, question.password))
             return AccountReply(found[0] if ok and found is not None else None)
         if isinstance(question, Lookup):
-            found = await self._db(partial(store.get, question.name))
+            found = await store.get(question.name)
             return AccountReply(None if found is None else found[0])
         if isinstance(question, CertLogin):
-            return AccountReply(await self._db(partial(store.by_cert, question.certfp)))
+            return AccountReply(await store.by_cert(question.certfp))
         if isinstance(question, Register):
             password_hash, scram = await self._hash(partial(make_secrets, question.password))
-            create = partial(
-                store.create,
-                question.name,
-                password_hash,
-                scram,
-                email=question.email,
-                now=self._clock(),
+            account = await store.create(
+                question.name, password_hash, scram, email=question.email, now=self._clock()
             )
-            account = await self._db(create)
             return AccountReply(account, "" if account is not None else "ACCOUNT_EXISTS")
         if isinstance(question, Drop):
-            await self._db(partial(store.drop, question.account_id))
+            await store.drop(question.account_id)
             return AccountReply(None)
         if isinstance(question, SetPassword):
             password_hash, scram = await self._hash(partial(make_secrets, question.password))
-            change = partial(store.set_password, question.account_id, password_hash, scram)
-            return AccountReply(await self._db(change))
-        cert = partial(store.change_cert, question.account_id, question.certfp, add=question.add)
-        return AccountReply(await self._db(cert))
+            return AccountReply(await store.set_password(question.account_id, password_hash, scram))
+        change = store.change_cert(question.account_id, question.certfp, add=question.add)
+        return AccountReply(await change)
 
     async def aclose(self) -> None:
-        await self._db(self.store.close)
+        await self.backend.aclose()
+        if not isinstance(self.backend, LocalAccounts):
+            self.store.close()  # unused while the records were shared, but open

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     import argparse
     from collections.abc import Callable
 
+    from .._accounts.records import Account
+
 __all__ = ["add_arguments", "add_server_arguments", "run"]
 
 #: The environment variable a password may come from instead of the prompt.
@@ -84,6 +86,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--db", default="triochat.db", metavar="PATH", help="the server's database (%(default)s)"
     )
     parser.add_argument("--email", help="stored with the account, never verified")
+    parser.add_argument(
+        "--cluster",
+        metavar="URL",
+        help="create it in the network whose nodes share this Redis (cluster mode; --db unused)",
+    )
 
 
 def read_password(
@@ -110,6 +117,8 @@ def run(args: argparse.Namespace, *, prompt: Callable[[str], str] = getpass.getp
         password = read_password(prompt=prompt)
         if len(password) < MIN_PASSWORD_LENGTH or len(password.encode()) > MAX_PASSWORD_BYTES:
             raise ValueError(f"a password has {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_BYTES} bytes")
+        if args.cluster is not None:
+            return _create_shared(args, name, password)
         store = AccountStore(args.db)
     except (ValueError, AccountStoreError, EOFError) as error:
         print(f"triochat account: {error}", file=sys.stderr)
@@ -119,8 +128,23 @@ def run(args: argparse.Namespace, *, prompt: Callable[[str], str] = getpass.getp
         account = store.create(name, password_hash, scram, email=args.email, now=time.time())
     finally:
         store.close()
+    return _created(account, name, args.db)
+
+
+def _created(account: Account | None, name: str, where: str) -> int:
     if account is None:
         print(f"triochat account: {name} is already registered", file=sys.stderr)
         return 1
-    print(f"created account {account.name} in {args.db}", file=sys.stderr)
+    print(f"created account {account.name} in {where}", file=sys.stderr)
     return 0
+
+
+def _create_shared(args: argparse.Namespace, name: str, password: str) -> int:
+    """Create the account in the cluster's Redis (``ValueError`` if it cannot be reached)."""
+    from .cluster import create_shared_account
+
+    password_hash, scram = make_secrets(password)
+    account = create_shared_account(
+        args.cluster, name, password_hash, scram, email=args.email, now=time.time()
+    )
+    return _created(account, name, args.cluster)

@@ -17,11 +17,15 @@ from .._ops.settings import DEFAULT_NODE_TIMEOUT
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from .._accounts.records import Account, ScramCredentials
     from .._server.delivery import Delivery
     from .._server.replication import Replication
     from .._state.machine import ServerState
 
-__all__ = ["add_cluster_arguments", "cluster_from_settings"]
+__all__ = ["add_cluster_arguments", "cluster_from_settings", "create_shared_account"]
+
+#: The "node" the owner's ``triochat account create --cluster`` speaks as in the log.
+OWNER_TOOL = "triochat-account"
 
 
 def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
@@ -79,3 +83,43 @@ def cluster_from_settings(
         return ClusterNode(settings, opener, state, delivery)
 
     return build
+
+
+def create_shared_account(
+    url: str,
+    name: str,
+    password_hash: str,
+    scram: ScramCredentials,
+    *,
+    email: str | None,
+    now: float,
+) -> Account | None:
+    """``triochat account create --cluster URL``: the account in the network's Redis.
+
+    None if the name is taken; ``ValueError`` if coredis is missing or Redis cannot
+    be reached. Running nodes log it in at once, and reserve its nick as soon as they
+    read the :class:`~.._cluster.events.AccountName` published here.
+    """
+    import trio
+
+    try:
+        from .._cluster.events import AccountName
+        from .._cluster.redis import connect
+        from .._cluster.shared import SharedRecords
+    except ImportError as error:
+        raise ValueError(f"cluster mode needs coredis ({error})") from error
+
+    async def create() -> Account | None:
+        async with connect(url, call_timeout=2.0, nick_ttl=60.0) as bus:
+            records = SharedRecords(lambda: bus)
+            account = await records.create(name, password_hash, scram, email=email, now=now)
+            if account is not None:
+                await bus.publish(AccountName(OWNER_TOOL, account.name, registered=True))
+            return account
+
+    try:
+        return trio.run(create)
+    except Exception as error:  # an outage, bare or inside coredis' exception groups
+        while isinstance(error, ExceptionGroup):
+            error = error.exceptions[0]
+        raise ValueError(f"cannot reach {url}: {error}") from None

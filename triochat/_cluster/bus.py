@@ -3,7 +3,9 @@
 The store keeps one ordered log of events (every node reads all of it, in the
 same order), one key per casefolded nickname naming its owner (claimed
 atomically, so two nodes never both win), and a heartbeat per node that
-expires unless renewed. :class:`MemoryStore` is that store inside one
+expires unless renewed; and the records every node shares (accounts,
+registered rooms, server bans: :mod:`.shared`) as plain text values and
+indexes, with an atomic create. :class:`MemoryStore` is that store inside one
 process, on trio's clock, for deterministic tests; :mod:`.redis` is the real
 one. Every method raises :class:`BusUnavailable` when the store cannot be
 reached, and nothing else for that reason.
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import trio
 
@@ -22,7 +24,10 @@ if TYPE_CHECKING:
 
     from .events import Event
 
-__all__ = ["Bus", "BusUnavailable", "Entry", "MemoryBus", "MemoryStore"]
+__all__ = ["Bus", "BusUnavailable", "Entry", "MemoryBus", "MemoryStore", "Only"]
+
+#: A conditional write: only if the record is new (``SET NX``) or already there (``SET XX``).
+Only = Literal["new", "existing"] | None
 
 #: A log entry: its id (the order every node applies) and the event.
 Entry = tuple[str, "Event"]
@@ -78,6 +83,42 @@ class Bus(Protocol):
         """Unlist ``node`` and drop its heartbeat (it stopped or was found dead)."""
         ...
 
+    async def get_record(self, key: str) -> str | None:
+        """The shared record ``key`` (a text), None if there is none."""
+        ...
+
+    async def put_record(self, key: str, value: str, *, only: Only = None) -> bool:
+        """Write record ``key`` atomically; False if ``only`` did not hold (nothing written)."""
+        ...
+
+    async def delete_record(self, key: str) -> bool:
+        """Delete record ``key``; False if there was none."""
+        ...
+
+    async def index(self, key: str) -> dict[str, str]:
+        """Every field of the shared index ``key`` (a hash)."""
+        ...
+
+    async def index_put(self, key: str, name: str, value: str) -> None:
+        """Set field ``name`` of index ``key``."""
+        ...
+
+    async def index_delete(self, key: str, name: str) -> None:
+        """Delete field ``name`` of index ``key``."""
+        ...
+
+    async def next_id(self, key: str) -> int:
+        """The next number of the shared counter ``key`` (1, 2, ...; never reused)."""
+        ...
+
+    async def add_history(self, rows: str) -> str:
+        """Append rows of history (a JSON text) to the network's history stream; its id."""
+        ...
+
+    async def history_after(self, after: str, *, count: int) -> list[tuple[str, str]]:
+        """Up to ``count`` entries of the history stream after ``after`` (``"0"``: the oldest)."""
+        ...
+
 
 @dataclass
 class MemoryStore:
@@ -86,6 +127,11 @@ class MemoryStore:
     log: list[Entry] = field(default_factory=list)
     keys: dict[str, tuple[str, float]] = field(default_factory=dict)
     listed: set[str] = field(default_factory=set)
+    #: Shared records (accounts, rooms) and indexes, as :mod:`.shared` writes them.
+    records: dict[str, str] = field(default_factory=dict)
+    indexes: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: The network's history stream: (entry id, rows as JSON).
+    history: list[tuple[str, str]] = field(default_factory=list)
     #: Set to True to make every call fail, as a Redis outage would.
     down: bool = False
     _grew: trio.Event = field(default_factory=trio.Event)
@@ -118,6 +164,9 @@ class MemoryStore:
         self.log.clear()
         self.keys.clear()
         self.listed.clear()
+        self.records.clear()
+        self.indexes.clear()
+        self.history.clear()
         self._seq = 0
 
     async def wait_after(self, after: str, wait: float) -> list[Entry]:
@@ -192,3 +241,57 @@ class MemoryBus:
         self.store.check()
         self.store.listed.discard(node)
         self.store.keys.pop(f"node:{node}", None)
+
+    async def get_record(self, key: str) -> str | None:
+        await trio.lowlevel.checkpoint()
+        self.store.check()
+        return self.store.records.get(key)
+
+    async def put_record(self, key: str, value: str, *, only: Only = None) -> bool:
+        await trio.lowlevel.checkpoint()
+        self.store.check()
+        exists = key in self.store.records
+        if (only == "new" and exists) or (only == "existing" and not exists):
+            return False
+        self.store.records[key] = value
+        return True
+
+    async def delete_record(self, key: str) -> bool:
+        await trio.lowlevel.checkpoint()
+        self.store.check()
+        return self.store.records.pop(key, None) is not None
+
+    async def index(self, key: str) -> dict[str, str]:
+        await trio.lowlevel.checkpoint()
+        self.store.check()
+        return dict(self.store.indexes.get(key, {}))
+
+    async def index_put(self, key: str, name: str, value: str) -> None:
+        await trio.lowlevel.checkpoint()
+        self.store.check()
+        self.store.indexes.setdefault(key, {})[name] = value
+
+    async def index_delete(self, key: str, name: str) -> None:
+        await trio.lowlevel.checkpoint()
+        self.store.check()
+        self.store.indexes.get(key, {}).pop(name, None)
+
+    async def next_id(self, key: str) -> int:
+        await trio.lowlevel.checkpoint()
+        self.store.check()
+        number = int(self.store.records.get(key, "0")) + 1
+        self.store.records[key] = str(number)
+        return number
+
+    async def add_history(self, rows: str) -> str:
+        await trio.lowlevel.checkpoint()
+        self.store.check()
+        entry_id = f"{len(self.store.history) + 1}-0"
+        self.store.history.append((entry_id, rows))
+        return entry_id
+
+    async def history_after(self, after: str, *, count: int) -> list[tuple[str, str]]:
+        await trio.lowlevel.checkpoint()
+        self.store.check()
+        after_seq = int(after.split("-")[0])
+        return [e for e in self.store.history if int(e[0].split("-")[0]) > after_seq][:count]

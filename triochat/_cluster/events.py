@@ -11,11 +11,14 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .._history.records import HistoryEntry
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import TypeAlias
 
 __all__ = [
+    "AccountName",
     "Burst",
     "Bye",
     "Event",
@@ -25,12 +28,15 @@ __all__ = [
     "Lost",
     "Quit",
     "Topic",
+    "UserAccount",
     "UserInfo",
     "UserModes",
     "decode",
     "decode_batch",
+    "decode_history",
     "encode",
     "encode_batch",
+    "encode_history",
 ]
 
 
@@ -48,6 +54,9 @@ class UserInfo:
     modes: str = ""
     #: (channel name, member status such as ``"o"``) for each channel it is in.
     channels: tuple[tuple[str, str], ...] = ()
+    #: The account it is logged in as (name and id), if any.
+    account: str | None = None
+    account_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +72,8 @@ class Topic:
     #: ``+k`` and ``+l``, when set.
     key: str | None = None
     limit: int | None = None
+    #: The ``+b``/``+e``/``+I`` entries: (letter, mask, set by, set at).
+    lists: tuple[tuple[str, str, str, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +120,30 @@ class UserModes:
 
 
 @dataclass(frozen=True, slots=True)
+class UserAccount:
+    """A user of ``node`` logged in (or out, ``account`` None) after registering.
+
+    Only the outcome: the password was checked on ``node`` and never enters the log.
+    ``session`` is the key its private history is kept under now.
+    """
+
+    node: str
+    conn: int
+    account: str | None
+    account_id: int | None
+    session: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccountName:
+    """An account called ``name`` was registered (or dropped): its nick is reserved (or not)."""
+
+    node: str
+    name: str
+    registered: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Hello:
     """``node`` (re)joined the log: every other node answers with a :class:`Burst`."""
 
@@ -144,13 +179,17 @@ class Bye:
     reason: str
 
 
-Event: TypeAlias = "Line | Intro | Quit | UserModes | Hello | Burst | Lost | Bye"
+Event: TypeAlias = (
+    "Line | Intro | Quit | UserModes | UserAccount | AccountName | Hello | Burst | Lost | Bye"
+)
 
 _KINDS: dict[str, type[Any]] = {
     "line": Line,
     "intro": Intro,
     "quit": Quit,
     "umodes": UserModes,
+    "uaccount": UserAccount,
+    "aname": AccountName,
     "hello": Hello,
     "burst": Burst,
     "lost": Lost,
@@ -170,6 +209,8 @@ def _user_json(user: UserInfo) -> dict[str, Any]:
         "away": user.away,
         "modes": user.modes,
         "channels": [list(pair) for pair in user.channels],
+        "account": user.account,
+        "account_id": user.account_id,
     }
 
 
@@ -184,6 +225,8 @@ def _user(data: dict[str, Any]) -> UserInfo:
         away=data.get("away"),
         modes=str(data.get("modes", "")),
         channels=tuple((str(name), str(status)) for name, status in data.get("channels", ())),
+        account=data.get("account"),
+        account_id=data.get("account_id"),
     )
 
 
@@ -198,10 +241,17 @@ def encode(event: Event) -> str:
         data.update(conn=event.conn, reason=event.reason)
     elif isinstance(event, UserModes):
         data.update(conn=event.conn, modes=event.modes)
+    elif isinstance(event, UserAccount):
+        data.update(
+            conn=event.conn, account=event.account, id=event.account_id, session=event.session
+        )
+    elif isinstance(event, AccountName):
+        data.update(name=event.name, registered=event.registered)
     elif isinstance(event, Burst):
         data["users"] = [_user_json(user) for user in event.users]
         data["topics"] = [
-            [t.channel, t.text, t.by, t.at, t.modes, t.key, t.limit] for t in event.topics
+            [t.channel, t.text, t.by, t.at, t.modes, t.key, t.limit, [list(e) for e in t.lists]]
+            for t in event.topics
         ]
     elif isinstance(event, Lost | Bye):
         data["reason"] = event.reason
@@ -239,6 +289,17 @@ def _event(data: dict[str, Any]) -> Event:
         return Quit(node, int(data["conn"]), str(data["reason"]))
     if kind is UserModes:
         return UserModes(node, int(data["conn"]), str(data["modes"]))
+    if kind is UserAccount:
+        account_id = data["id"]
+        return UserAccount(
+            node,
+            int(data["conn"]),
+            data["account"],
+            None if account_id is None else int(account_id),
+            str(data["session"]),
+        )
+    if kind is AccountName:
+        return AccountName(node, str(data["name"]), bool(data["registered"]))
     if kind is Burst:
         users = tuple(_user(user) for user in data["users"])
         topics = tuple(_topic(item) for item in data["topics"])
@@ -250,9 +311,9 @@ def _event(data: dict[str, Any]) -> Event:
 
 
 def _topic(item: list[Any]) -> Topic:
-    """A burst's channel entry; a node of an older version sends no key and limit."""
+    """A burst's channel entry; a node of an older version sends no key, limit or lists."""
     channel, text, by, at, modes, *rest = item
-    key, limit = [*rest, None, None][:2]
+    key, limit, lists = [*rest, None, None, None][:3]
     return Topic(
         str(channel),
         str(text),
@@ -261,4 +322,33 @@ def _topic(item: list[Any]) -> Topic:
         str(modes),
         None if key is None else str(key),
         None if limit is None else int(limit),
+        tuple((str(e[0]), str(e[1]), str(e[2]), int(e[3])) for e in lists or ()),
     )
+
+
+def encode_history(entries: Sequence[HistoryEntry]) -> str:
+    """History rows as one JSON text (an entry of the network's history stream)."""
+    rows = [
+        [e.time_ms, e.msgid, e.key, e.target, e.source, e.command, e.text, e.readers]
+        for e in entries
+    ]
+    return json.dumps(rows, separators=(",", ":"), ensure_ascii=False)
+
+
+def decode_history(text: str) -> list[HistoryEntry]:
+    """The rows of one history-stream entry; ``ValueError`` (or another) if it is not that."""
+    entries = []
+    for time_ms, msgid, key, target, source, command, body, readers in json.loads(text):
+        entries.append(
+            HistoryEntry(
+                int(time_ms),
+                str(msgid),
+                str(key),
+                str(target),
+                str(source),
+                str(command),
+                str(body),
+                None if readers is None else (str(readers[0]), str(readers[1])),
+            )
+        )
+    return entries

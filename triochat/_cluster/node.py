@@ -25,23 +25,42 @@ from typing import TYPE_CHECKING, Final
 
 import trio
 
+from .._accounts.backend import AccountsUnavailable
+from .._accounts.records import AccountReply, Drop, Register
 from .._irc import numerics as rpl
 from .._irc.names import casefold, valid_nick
 from .._irc.wire import Message, serialize
-from .._state.accounts import SERVICE_NICKS
-from .._state.effects import NickClaim
+from .._state.commands.services import NICKSERV
+from .._state.effects import GuestNick, NickClaim, Record
+from .._state.rooms import service_source
+from .._state.serverbans import ServerBans
 from .bus import BusUnavailable
-from .events import Bye, Hello, Line, Lost, Quit, UserModes
+from .events import (
+    AccountName,
+    Bye,
+    Event,
+    Hello,
+    Line,
+    Lost,
+    Quit,
+    UserAccount,
+    UserModes,
+    decode_history,
+    encode_history,
+)
 from .outgoing import MAX_IN_FLIGHT, Outgoing
 from .replica import REMOVES_USERS, Replica, introduction
+from .shared import SharedRecords
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from contextlib import AbstractAsyncContextManager
 
+    from .._history.records import HistoryEntry
     from .._server.delivery import Delivery
     from .._state.effects import Ask, ConnId, Effect
     from .._state.machine import ServerState
+    from .._state.model import Client
     from .bus import Bus
     from .outgoing import Pending
 
@@ -51,7 +70,8 @@ log = logging.getLogger("triochat.cluster")
 
 #: Commands of registered users that change what other nodes see: they go through the log.
 #: Never a command that carries a password (OPER, AUTHENTICATE, REGISTER, NICKSERV, and
-#: PRIVMSG to NickServ): those stay on the node, and only what they change is shared.
+#: PRIVMSG to NickServ): those stay on the node, and only what they change is shared
+#: (:class:`~.events.UserModes`, :class:`~.events.UserAccount`, :class:`~.events.AccountName`).
 REPLICATED: Final = frozenset(
     {
         "JOIN",
@@ -71,8 +91,17 @@ REPLICATED: Final = frozenset(
         "DLINE",
         "UNKLINE",
         "UNDLINE",
+        # ChanServ (no password in its commands): every node applies a room's
+        # registration, access list and OP/VOICE in log order, as MODE.
+        "CHANSERV",
+        "CS",
     }
 )
+_NICKSERV: Final = "nickserv"
+#: History rows per entry of the history stream (and per page of a catch-up).
+HISTORY_BATCH: Final = 500
+#: History rows kept for the stream while it cannot be reached; older ones are not shared.
+HISTORY_BACKLOG: Final = 100_000
 #: Handled on this node, then the user modes it gave are published (never the password).
 _LOCAL_THEN_MODES: Final = frozenset({"OPER"})
 _DOWN_NOTICE: Final = (
@@ -121,6 +150,23 @@ class ClusterNode:
         self._told_down = False
         #: Log events applied here (a metric).
         self.events_applied = 0
+        #: Accounts, registered rooms and server bans, shared by every node: this
+        #: server's accounts service and ban saving use them instead of its SQLite file.
+        self.records = SharedRecords(lambda: self.bus)
+        #: History rows made by this node's own events, for the network's history stream
+        #: (read by nodes that start later); sent in batches by the link's history task.
+        self._history_rows: list[HistoryEntry] = []
+        self._history_added = trio.Event()
+        self._history_sending = trio.Lock()
+        #: This node's registered users, until their QUIT is published (the same
+        #: objects the state holds: their nick stays current).
+        self._local: dict[ConnId, Client] = {}
+        #: The last entry of the history stream taken into this node's history.
+        self._history_after = "0"
+        if delivery.accounts is not None:
+            delivery.accounts.backend = self.records
+        if delivery.services is not None:
+            delivery.services.bans = self.records
 
     @property
     def up(self) -> bool:
@@ -142,7 +188,7 @@ class ClusterNode:
         command = message.command
         if command not in REPLICATED and command != "QUIT" and command not in _LOCAL_THEN_MODES:
             return False
-        if command == "PRIVMSG" and casefold(message.param(0)) in SERVICE_NICKS:
+        if command == "PRIVMSG" and casefold(message.param(0)) == _NICKSERV:
             return False  # /msg NickServ IDENTIFY <password>: handled here, never logged
         return self.state.is_registered(conn)
 
@@ -226,10 +272,89 @@ class ClusterNode:
         except BusUnavailable:
             self._refuse(conn, message.command)
 
-    def departed(self, conn: ConnId, reason: str) -> None:
-        """A local user is leaving (before the state forgets it): tell the other nodes."""
+    async def answered(
+        self, conn: ConnId, question: object, reply: object, account_before: str | None
+    ) -> None:
+        """A local user's account question was answered: share what changed.
+
+        Only outcomes travel (a name registered or dropped, a login); the
+        password stays in the question, on this node. (ChanServ's changes need
+        nothing here: its commands are in the log, applied by every node.)
+        """
         client = self.state.network.clients.get(conn)
-        if client is None or not client.registered or client.origin is not None:
+        if client is None or client.origin is not None:
+            return
+        events: list[Event] = []
+        if isinstance(question, Register) and isinstance(reply, AccountReply) and reply.account:
+            events.append(AccountName(self.name, reply.account.name, registered=True))
+        if isinstance(question, Drop) and account_before is not None:
+            events.append(AccountName(self.name, account_before, registered=False))
+        if client.registered and client.account != account_before:
+            account = UserAccount(
+                self.name, int(conn), client.account, client.account_id, client.session
+            )
+            events.append(account)
+        for event in events:
+            self.outgoing.event(event)
+
+    async def _load_records(self, bus: Bus) -> None:
+        """Take the network's account names, registered rooms and server bans (on each link)."""
+        state = self.state
+        records = SharedRecords(lambda: bus)  # (self.bus is set once the link is up)
+        if self.delivery.accounts is not None:
+            names = await records.names()
+            state.accounts.names = {casefold(name) for name in names}
+            rooms = await records.rooms()
+            state.rooms.registered = {casefold(room.name): room for room in rooms}
+        bans = ServerBans()
+        bans.load(await records.bans(state.now()))
+        state.server_bans = bans
+        await self._remove_banned(bus)
+
+    async def _remove_banned(self, bus: Bus) -> None:
+        """Local users that a ban set while this node was unlinked falls on leave now.
+
+        Before the burst: the others learn from it that they are gone.
+        """
+        state = self.state
+        now = state.now()
+        for client in list(state.network.registered()):
+            ban = None if client.origin is not None else state.server_bans.matching(client, now)
+            if ban is not None:
+                nick, conn = casefold(client.nick), client.conn
+                self._local.pop(conn, None)  # the burst tells the others
+                reason = f"{ban.kind}-lined: {ban.reason}"
+                state.forget(client, reason)
+                state.replies.close(conn, f"Closing link: {reason}")
+                self._apply(state.replies.take())
+                await bus.release(nick, self.owner(conn))
+
+    async def _protected(self, bus: Bus, conn: ConnId, why: str) -> None:
+        """Nick protection renames a local user: to a guest nick the network grants, via the log."""
+        client = self.state.network.clients.get(conn)
+        if client is None or client.origin is not None:
+            return
+        old = client.nick
+        for _ in range(20):
+            guest = f"Guest{secrets.randbelow(90_000) + 10_000}"
+            if self.state.network.holder(guest) is None:
+                break
+        await self._nick(bus, conn, Message("NICK", (guest,)))
+        if client.nick == guest:
+            text = f"{why}: {old} belongs to an account, so you are now {guest}"
+            source = service_source(self.state, NICKSERV)
+            self.state.replies.send(client, Message("NOTICE", (client.nick, text), source))
+            self._apply(self.state.replies.take())
+
+    def departed(self, conn: ConnId, reason: str) -> None:
+        """A local user is leaving: tell the other nodes (once).
+
+        Usually before the state forgets it; but the state may have removed it
+        itself (NickServ GHOST, too many failed OPERs), and then only this node
+        knew: its QUIT must still reach the others, and its nick be freed.
+        """
+        client = self._local.pop(conn, None)
+        if client is None or client.origin is not None:
             return
         self.outgoing.quit(Quit(self.name, int(conn), reason), casefold(client.nick))
 
@@ -240,9 +365,13 @@ class ClusterNode:
         answer any question they ask in turn).
         """
         question = ask.question
-        assert isinstance(question, NickClaim)
         conn = ask.conn
         bus = self.bus
+        if isinstance(question, GuestNick):
+            if bus is not None:
+                await self._protected(bus, conn, question.why)
+            return []
+        assert isinstance(question, NickClaim)
         if bus is None:
             return self.state.unanswered(conn, question)
         try:
@@ -253,6 +382,7 @@ class ClusterNode:
         if self.state.is_registered(conn):
             self.replica.local(conn)
             client = self.state.network.clients[conn]
+            self._local[conn] = client
             with contextlib.suppress(BusUnavailable):  # else the next burst introduces it
                 await bus.publish(introduction(self.name, client))
         return effects
@@ -312,8 +442,10 @@ class ClusterNode:
                             link.start_soon(self._read_loop, bus, after)
                             link.start_soon(self._heartbeat_loop, bus)
                             link.start_soon(self.outgoing.run, bus, self.owner)
+                            link.start_soon(self._history_loop, bus)
+                            await self._wait_synced(bus)
+                            await self._catch_up(bus)
                             if not started:
-                                await self._wait_synced(bus)
                                 started = True
                                 task_status.started()
                 except* BusUnavailable as group:
@@ -345,6 +477,10 @@ class ClusterNode:
     async def _join(self, bus: Bus) -> str:
         """(Re)join the network: re-claim nicks, say hello, burst; the id to read after."""
         await bus.beat(self.name, self.settings.timeout)
+        try:
+            await self._load_records(bus)
+        except AccountsUnavailable as error:
+            raise BusUnavailable(str(error)) from None
         for nick, conn in self._local_nicks().items():
             if not await bus.claim(nick, self.owner(conn)):
                 await self._rename_to_guest(bus, conn)
@@ -388,26 +524,87 @@ class ClusterNode:
                         await bus.release_node(casefold(client.nick), event.node)
                 removes = isinstance(event, Line) and _command(event.line) in REMOVES_USERS
                 mine = self._local_nicks() if removes else {}
-                asks = self.delivery.apply(self.replica.apply(entry_id, event))
+                effects = self.replica.apply(entry_id, event)
+                if event.node == self.name:
+                    self._keep_history(effects)
+                asks = self.delivery.apply(effects)
                 self.events_applied += 1
-                for ask in asks:  # a server ban to save: every node keeps it in its own database
+                if event.node != self.name:
+                    # A ban or a registered room to save: the shared store is one, and
+                    # the origin saves it; the others changed only their state.
+                    asks = []
+                for ask in asks:
                     with trio.move_on_after(self.settings.confirm_timeout):
                         await self.delivery.answer(ask)
                 if mine:
-                    # A KILL or a ban took some of our users off: free their nicks now.
+                    # A KILL or a ban took some of our users off: free their nicks now
+                    # (every node removed them: no QUIT of ours to publish).
                     left = self._local_nicks()
                     for nick, conn in mine.items():
                         if nick not in left:
+                            self._local.pop(conn, None)
                             await bus.release(nick, self.owner(conn))
                 if isinstance(event, Line) and event.node == self.name:
                     self.outgoing.applied(event.token)
                 elif isinstance(event, Hello) and event.node not in ("", self.name):
+                    await self._send_history(bus)  # so the newcomer's catch-up finds it
                     await bus.publish(self.replica.burst())
                 elif isinstance(event, Lost) and event.node == self.name:
                     # Declared lost while alive (a stall longer than the timeout): the
                     # others dropped our users and freed their nicks. Join again.
                     log.warning("cluster: node %s was declared lost; joining again", self.name)
                     await self._join(bus)
+
+    # -- history: one history for the network ---------------------------------
+
+    def _keep_history(self, effects: list[Effect]) -> None:
+        """Queue the history rows this node's own event made, for the history stream."""
+        if self.delivery.history is None:
+            return
+        rows = self._history_rows
+        rows.extend(effect.entry for effect in effects if isinstance(effect, Record))
+        if len(rows) > HISTORY_BACKLOG:
+            log.warning("cluster: history stream backlog full; %d rows not shared", len(rows))
+            del rows[: len(rows) - HISTORY_BACKLOG]
+        if rows:
+            self._history_added.set()
+
+    async def _history_loop(self, bus: Bus) -> None:
+        """Append this node's history rows to the history stream, a batch per round trip."""
+        while True:
+            await self._history_added.wait()
+            self._history_added = trio.Event()
+            await self._send_history(bus)
+
+    async def _send_history(self, bus: Bus) -> None:
+        # One sender at a time (the history task, or the read loop before a burst):
+        # two would send the same batch and then delete one more than was sent.
+        async with self._history_sending:
+            while self._history_rows:
+                batch = self._history_rows[:HISTORY_BATCH]
+                await bus.add_history(encode_history(batch))  # on failure, kept for later
+                del self._history_rows[: len(batch)]
+
+    async def _catch_up(self, bus: Bus) -> None:
+        """Take into this node's history what the network said while it was not there.
+
+        Rows this node has already (the same ``msgid``) are left as they are, so
+        reading again what it wrote itself, or saw live, changes nothing.
+        """
+        history = self.delivery.history
+        if history is None:
+            return
+        while page := await bus.history_after(self._history_after, count=HISTORY_BATCH):
+            entries: list[HistoryEntry] = []
+            for entry_id, text in page:
+                try:
+                    entries.extend(decode_history(text))
+                except (ValueError, TypeError, IndexError):
+                    log.warning("cluster: unreadable history entry %s skipped", entry_id)
+            if entries and not await history.backfill(entries):
+                return  # the database refused: try again on the next link
+            self.state.recent.merge(entries)
+            self._history_after = page[-1][0]
 
     async def _heartbeat_loop(self, bus: Bus) -> None:
         """Renew this node's heartbeat and nicks; find nodes that went silent."""

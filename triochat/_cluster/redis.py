@@ -8,7 +8,11 @@ a shard of its own):
 * ``triochat:nick:{<casefolded nick>}`` — its owner, ``node:run:conn``, with a
   TTL renewed by the owner's heartbeat (a dead node's nicks free themselves);
 * ``triochat:node:{<name>}`` — the node's heartbeat, expiring after the node timeout;
-* ``triochat:{nodes}`` — the set of node names that announced themselves.
+* ``triochat:{nodes}`` — the set of node names that announced themselves;
+* ``triochat:{history}`` — the network's history rows, each appended once by
+  the node whose event made them, for nodes that start later;
+* the shared records of :mod:`.shared` (accounts, registered rooms, server
+  bans), each under ``triochat:`` plus the key it names (with its own hash tag).
 
 Every error that means "Redis cannot be reached" (a refused or broken
 connection, a timeout), bare or inside an exception group, becomes
@@ -18,7 +22,7 @@ connection, a timeout), bare or inside an exception group, becomes
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Final, TypeVar
+from typing import TYPE_CHECKING, Final, Literal, TypeVar
 
 import coredis
 import trio
@@ -27,7 +31,7 @@ from coredis.exceptions import RedisError
 from coredis.retry import ConstantRetryPolicy
 from coredis.tokens import PureToken
 
-from .bus import BusUnavailable
+from .bus import BusUnavailable, Only
 from .events import Hello, decode_batch, encode, encode_batch
 
 if TYPE_CHECKING:
@@ -41,9 +45,14 @@ __all__ = ["RedisBus", "connect"]
 T = TypeVar("T")
 
 LOG_KEY: Final = "triochat:{log}"
+HISTORY_KEY: Final = "triochat:{history}"
+#: The history stream keeps about this many entries (each one a batch of rows).
+HISTORY_LENGTH: Final = 100_000
 NODES_KEY: Final = "triochat:{nodes}"
 #: The log keeps about this many entries (XADD MAXLEN ~): a bound, and enough for catch-up.
 LOG_LENGTH: Final = 100_000
+#: The prefix of every shared record's key.
+_PREFIX: Final = "triochat:"
 _OUTAGE = (RedisError, OSError, trio.TooSlowError)
 
 #: Claim a nick: set it if free, renew it if ours; 1 when it is ours now.
@@ -185,6 +194,48 @@ class RedisBus:
     async def forget_node(self, node: str) -> None:
         await self._call(self.client.srem(NODES_KEY, [node]))
         await self._call(self.client.delete([node_key(node)]))
+
+    async def get_record(self, key: str) -> str | None:
+        return await self._call(self.client.get(_PREFIX + key))
+
+    async def put_record(self, key: str, value: str, *, only: Only = None) -> bool:
+        condition: Literal[PureToken.NX, PureToken.XX] | None = None
+        if only is not None:
+            condition = PureToken.NX if only == "new" else PureToken.XX
+        done = await self._call(self.client.set(_PREFIX + key, value, condition=condition))
+        return bool(done)
+
+    async def delete_record(self, key: str) -> bool:
+        return bool(await self._call(self.client.delete([_PREFIX + key])))
+
+    async def index(self, key: str) -> dict[str, str]:
+        return dict(await self._call(self.client.hgetall(_PREFIX + key)))
+
+    async def index_put(self, key: str, name: str, value: str) -> None:
+        await self._call(self.client.hset(_PREFIX + key, {name: value}))
+
+    async def index_delete(self, key: str, name: str) -> None:
+        await self._call(self.client.hdel(_PREFIX + key, [name]))
+
+    async def next_id(self, key: str) -> int:
+        return int(await self._call(self.client.incr(_PREFIX + key)))
+
+    async def add_history(self, rows: str) -> str:
+        entry_id = await self._call(
+            self.client.xadd(
+                HISTORY_KEY,
+                {"r": rows},
+                trim_strategy=PureToken.MAXLEN,
+                trim_operator=PureToken.APPROXIMATELY,
+                threshold=HISTORY_LENGTH,
+            )
+        )
+        return str(entry_id)
+
+    async def history_after(self, after: str, *, count: int) -> list[tuple[str, str]]:
+        start = "-" if after == "0" else f"({after}"
+        entries = await self._call(self.client.xrange(HISTORY_KEY, start, "+", count=count))
+        return [(str(entry.identifier), str(entry.field_values["r"])) for entry in entries]
 
 
 @asynccontextmanager

@@ -18,9 +18,24 @@ from typing import TYPE_CHECKING, Final
 from .._irc import numerics as rpl
 from .._irc.names import casefold
 from .._irc.wire import RemoteProtocolError, parse
+from .._state.access import MaskEntry, MaskList
+from .._state.accounts import account_notify, logout
 from .._state.effects import ConnId
 from .._state.model import Client
-from .events import Burst, Bye, Hello, Intro, Line, Lost, Quit, Topic, UserInfo, UserModes
+from .events import (
+    AccountName,
+    Burst,
+    Bye,
+    Hello,
+    Intro,
+    Line,
+    Lost,
+    Quit,
+    Topic,
+    UserAccount,
+    UserInfo,
+    UserModes,
+)
 
 if TYPE_CHECKING:
     from .._state.effects import Effect
@@ -75,6 +90,9 @@ class Replica:
             return self.state.replies.take()
         if isinstance(event, Lost | Bye):
             return self.drop_node(node, event.reason)
+        if isinstance(event, AccountName):  # about no user: no burst to wait for
+            self._apply_one(entry_id, event)
+            return self.state.replies.take()
         if node != self.node and node not in self.synced:
             queue = self._pending.setdefault(node, deque())
             if len(queue) >= PENDING_LIMIT:
@@ -108,6 +126,15 @@ class Replica:
             if client is not None:
                 client.modes = set(event.modes)
                 state.network.modes_changed(client)
+        elif isinstance(event, UserAccount):
+            if event.node != self.node:  # the origin changed its own user already
+                self._account(event)
+        elif isinstance(event, AccountName):
+            if event.node != self.node:
+                if event.registered:
+                    state.accounts.names.add(casefold(event.name))
+                else:
+                    self._dropped(event.name)
         elif isinstance(event, Intro):
             self._introduce(event.node, event.user)
         elif isinstance(event, Quit):
@@ -115,6 +142,24 @@ class Replica:
             if conn is not None:
                 effects = state.disconnect(conn, event.reason)
                 state.replies.effects.extend(effects)
+
+    def _dropped(self, name: str) -> None:
+        """Account ``name`` was dropped on another node: whoever is logged in to it here is
+        logged out, as its origin did with everyone it knew."""
+        key = casefold(name)
+        self.state.accounts.names.discard(key)
+        for client in list(self.state.network.registered()):
+            if client.account is not None and casefold(client.account) == key:
+                logout(self.state, client)
+
+    def _account(self, event: UserAccount) -> None:
+        conn = self.conns.get((event.node, event.conn))
+        client = None if conn is None else self.state.network.clients.get(conn)
+        if client is None:
+            return
+        client.account, client.account_id = event.account, event.account_id
+        client.session = event.session
+        account_notify(self.state, client)
 
     def _forget_removed(self) -> None:
         """Drop the ids of users that a replicated command took off the network (KILL, KLINE)."""
@@ -149,6 +194,7 @@ class Replica:
         client = Client(conn, info.host, state.now(), origin=node, session=info.session)
         client.user, client.realname, client.away = info.user, info.realname, info.away
         client.modes = set(info.modes)
+        client.account, client.account_id = info.account, info.account_id
         network.add(client)
         network.take_nick(client, info.nick, state.now())
         client.nick, client.has_nick, client.registered = info.nick, True, True
@@ -195,6 +241,11 @@ class Replica:
                     "".join(sorted(channel.modes)),
                     channel.key,
                     channel.limit,
+                    tuple(
+                        (letter, entry.mask, entry.set_by, entry.set_at)
+                        for letter in sorted(channel.lists)
+                        for entry in channel.lists[letter]
+                    ),
                 )
         return Burst(self.node, tuple(users), tuple(topics.values()))
 
@@ -211,6 +262,9 @@ class Replica:
             client = self._introduce(burst.node, info)
             if client is None:
                 continue
+            if (client.account, client.account_id) != (info.account, info.account_id):
+                client.account, client.account_id = info.account, info.account_id
+                account_notify(state, client)
             if client.nick != info.nick and state.network.take_nick(client, info.nick, state.now()):
                 change = out.event(client, "NICK", info.nick)
                 client.nick = info.nick
@@ -228,6 +282,7 @@ class Replica:
                 # No member here: this node saw none of its MODE changes; the burst knows.
                 channel.modes = set(topic.modes)
                 channel.key, channel.limit = topic.key, topic.limit
+                _set_lists(channel, topic.lists)
 
     def _memberships(self, client: Client, wanted: dict[str, str]) -> None:
         state = self.state
@@ -245,6 +300,14 @@ class Replica:
             joined.members[client.conn] = status
 
 
+def _set_lists(channel: Channel, lists: tuple[tuple[str, str, str, int], ...]) -> None:
+    """Make the channel's ``+b``/``+e``/``+I`` lists exactly the burst's."""
+    channel.lists.clear()
+    channel.banned.clear()
+    for letter, mask, set_by, set_at in lists:
+        channel.lists.setdefault(letter, MaskList()).add(MaskEntry(mask, set_by, set_at))
+
+
 def _info(client: Client, channels: tuple[tuple[str, str], ...]) -> UserInfo:
     return UserInfo(
         conn=int(client.conn),
@@ -256,6 +319,8 @@ def _info(client: Client, channels: tuple[tuple[str, str], ...]) -> UserInfo:
         away=client.away,
         modes="".join(sorted(client.modes)),
         channels=channels,
+        account=client.account,
+        account_id=client.account_id,
     )
 
 

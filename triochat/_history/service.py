@@ -28,7 +28,7 @@ from .._irc.tags import milliseconds
 from .records import HistoryEntry, HistoryQuery
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable
+    from collections.abc import AsyncIterator, Callable, Sequence
 
     from .._state.questions import ServerBan
     from .store import HistoryStore
@@ -174,6 +174,20 @@ class History:
             raise HistoryUnavailable(str(error)) from None
         self._reading.recovered()
         return entries
+
+    async def backfill(self, entries: Sequence[HistoryEntry]) -> bool:
+        """Save rows another server relayed while this one was not there (a cluster node
+        catching up); rows already saved (same ``msgid``) are kept as they are.
+
+        One transaction, off the write queue (a catch-up can be far bigger than
+        the queue); False (and logged) when the database would not.
+        """
+        try:
+            await self._call(partial(self.store.append_many, entries))
+        except sqlite3.Error as error:
+            self._saving.failed(error)
+            return False
+        return True
 
     async def recent_channel_messages(self, per_channel: int) -> list[HistoryEntry]:
         """The last messages of every channel, for the state's replay buffers."""

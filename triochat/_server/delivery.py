@@ -19,7 +19,7 @@ from .._history.records import HistoryQuery
 from .._history.service import HistoryUnavailable
 from .._irc.tags import TAG_VARIANTS, visible_tags
 from .._irc.wire import serialize
-from .._state.effects import Ask, Close, NickClaim, Record, Schedule, Send
+from .._state.effects import Ask, Close, GuestNick, NickClaim, Record, Schedule, Send
 from .._state.questions import ContinueList, PasswordCheck, Rehash, ServerBanChange
 
 if TYPE_CHECKING:
@@ -101,7 +101,7 @@ class Delivery:
 
     async def _answer_one(self, ask: Ask) -> list[Effect]:
         question = ask.question
-        if isinstance(question, NickClaim):  # cluster mode: the node claims it network-wide
+        if isinstance(question, NickClaim | GuestNick):  # cluster mode: the node claims it
             if self.cluster is None:
                 return self.state.unanswered(ask.conn, question)
             return await self.cluster.claim(ask)
@@ -111,11 +111,16 @@ class Delivery:
             return self.state.answer(ask.conn, question, result)
         if not isinstance(question, HistoryQuery):
             assert self.accounts is not None, "no account questions without accounts"
+            client = self.state.network.clients.get(ask.conn)
+            account_before = None if client is None else client.account
             try:
                 reply = await self.accounts.answer(question)
             except AccountsUnavailable:
                 return self.state.unanswered(ask.conn, question)
-            return self.state.answer(ask.conn, question, reply)
+            effects = self.state.answer(ask.conn, question, reply)
+            if self.cluster is not None:  # the other nodes learn the outcome
+                await self.cluster.answered(ask.conn, question, reply, account_before)
+            return effects
         assert self.history is not None, "no history questions without history"
         try:
             with trio.fail_after(self.config.history_query_timeout):

@@ -53,8 +53,14 @@ class Replication(Protocol):
         """``conn`` is about to be forgotten by the state: tell the other nodes (never blocks)."""
         ...
 
+    async def answered(
+        self, conn: ConnId, question: object, reply: object, account_before: str | None
+    ) -> None:
+        """An account or ChanServ question of ``conn`` was answered: share its outcome."""
+        ...
+
     async def claim(self, ask: Ask) -> list[Effect]:
-        """Answer a nick claim; the state's effects, for the delivery to carry out."""
+        """Answer a nick claim (or rename to a guest); the state's effects, for the delivery."""
         ...
 
     async def run(self, *, task_status: trio.TaskStatus[None] = ...) -> None:

@@ -108,6 +108,8 @@ class ChatServer:
         self.admission = Admission()
         #: Runs every timer the state sets, in one task.
         self.timers = Timers(self._timer_due)
+        #: Where what a timer asks is answered (the server's own nursery, while serving).
+        self._tasks: trio.Nursery | None = None
         #: Carries out the state's effects; writes happen once per round (the flusher).
         self.services = Services(self.history, hashing)
         self.delivery = Delivery(
@@ -186,9 +188,11 @@ class ChatServer:
         Without a trigger, it serves until cancelled.
         """
         async with self._accounts_open(), self._history_running(), trio.open_nursery() as server:
+            self._tasks = server
             await self._load_replay_buffers()
             await self._load_server_bans()
-            if self.accounts is not None:
+            if self.accounts is not None and self.cluster is None:
+                # (A cluster node takes the network's from the shared store as it links.)
                 self.state.preload_accounts(await self.accounts.names())
                 self.state.preload_rooms(await self.accounts.rooms())
             await server.start(self.delivery.flusher.run)
@@ -262,7 +266,10 @@ class ChatServer:
                 log.info("server bans: %d loaded", len(bans))
 
     def _timer_due(self, timer: Timer) -> None:
-        self.delivery.apply(self.state.timer(timer))
+        asks = self.delivery.apply(self.state.timer(timer))
+        if asks and self._tasks is not None:  # (cluster mode: a rename the network must grant)
+            for ask in asks:
+                self._tasks.start_soon(self.delivery.answer, ask)
 
     async def handle_connection(
         self, stream: trio.abc.Stream, peer: PeerInfo | None = None

@@ -5,14 +5,14 @@
   service shares), so a burst of logins can neither stall
   the event loop nor eat every core;
 * server bans: saved to (or deleted from) the history database, when there
-  is one;
+  is one, or in cluster mode the store every node shares;
 * LIST continuations: a checkpoint, so everyone else runs between two
   chunks of a long LIST.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import trio
 
@@ -23,8 +23,17 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from .._history.service import History
+    from .._state.questions import ServerBan
 
-__all__ = ["Services"]
+__all__ = ["BanStore", "Services"]
+
+
+class BanStore(Protocol):
+    """Where server bans are kept instead of the history database (cluster mode)."""
+
+    async def change_ban(self, ban: ServerBan, *, removed: bool) -> bool:
+        """Keep (or forget) ``ban``; False if it could not be saved."""
+        ...
 
 
 class Services:
@@ -34,6 +43,8 @@ class Services:
         self.history = history
         #: Shared with the accounts service: one bound on hashing, whoever asks.
         self.password_limiter = password_limiter
+        #: Cluster mode: the bans are the network's, kept in the store the nodes share.
+        self.bans: BanStore | None = None
         #: Re-reads the config file and applies it (set by ``triochat serve``), for REHASH.
         self.reload: Callable[[], Awaitable[list[str]]] | None = None
 
@@ -49,6 +60,8 @@ class Services:
                 limiter=self.password_limiter,
             )
         if isinstance(question, ServerBanChange):
+            if self.bans is not None:
+                return await self.bans.change_ban(question.ban, removed=question.removed)
             if self.history is None:
                 return False  # no database: the ban lasts until a restart
             return await self.history.change_server_ban(question.ban, removed=question.removed)

@@ -28,6 +28,7 @@ __all__ = [
     "Close",
     "ConnId",
     "Effect",
+    "GuestNick",
     "NickClaim",
     "Question",
     "Record",
@@ -80,12 +81,24 @@ class NickClaim:
     nick: str
 
 
+@dataclass(frozen=True, slots=True)
+class GuestNick:
+    """Rename this registered user to a guest nick, network-wide (cluster mode only).
+
+    Nick protection decided it (``why`` says so to the user); the node claims a
+    free guest nick in the shared store and changes the nick through the log,
+    so that every node sees the same change. Nothing comes back to the state.
+    """
+
+    why: str
+
+
 #: Questions the accounts service answers: accounts, and registered rooms (ChanServ).
 _AccountsQuestion: TypeAlias = "AccountQuestion | RoomQuestion"
 #: Questions a service answers; each kind grows this union (password checks, claims).
 Question: TypeAlias = (
     "HistoryQuery | PasswordCheck | ContinueList | ServerBanChange | Rehash | _AccountsQuestion"
-    " | NickClaim"
+    " | NickClaim | GuestNick"
 )
 
 

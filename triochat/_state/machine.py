@@ -26,7 +26,7 @@ from .._irc.wire import InvalidUtf8, LineTooLong, TooManyParams
 from .accounts import AccountsState
 from .advertised import capabilities
 from .commands import GROUPS, accounts, chanserv, history, listing, oper, registration, services
-from .effects import NickClaim, Schedule, Timer
+from .effects import GuestNick, NickClaim, Schedule, Timer
 from .model import Client
 from .network import Network
 from .questions import ContinueList, PasswordCheck, Rehash, ServerBanChange
@@ -197,6 +197,8 @@ class ServerState:
             return self.replies.take()
         if isinstance(question, NickClaim):
             registration.claim_answered(self, client, question, granted=result is True)
+        elif isinstance(question, GuestNick):
+            pass  # the cluster node did the rename; nothing comes back
         elif isinstance(question, ContinueList):
             listing.continue_list(self, client)
         elif isinstance(question, PasswordCheck | ServerBanChange):
@@ -220,6 +222,8 @@ class ServerState:
             return self.replies.take()
         if isinstance(question, NickClaim):
             registration.claim_failed(self, client)
+        elif isinstance(question, GuestNick):
+            pass  # not renamed: the nick stays, as when nick protection is off
         elif isinstance(question, ContinueList):
             listing.continue_list(self, client)
         elif isinstance(question, PasswordCheck | ServerBanChange):

@@ -62,6 +62,19 @@ class RecentMessages:
         for entry in entries:
             self.remember(entry)
 
+    def merge(self, entries: Iterable[HistoryEntry]) -> None:
+        """Add messages that may be older than some kept already, or kept already (a
+        cluster node catching up): each buffer stays in time order, without repeats."""
+        by_key: dict[str, list[HistoryEntry]] = {}
+        for entry in entries:
+            if self.count and entry.readers is None:
+                by_key.setdefault(entry.key, []).append(entry)
+        for key, fresh in by_key.items():
+            kept = {entry.msgid: entry for entry in self.by_key.get(key, ())}
+            kept.update((entry.msgid, entry) for entry in fresh if entry.msgid not in kept)
+            ordered = sorted(kept.values(), key=lambda entry: entry.time_ms)
+            self.by_key[key] = deque(ordered, maxlen=self.count)
+
 
 def record(state: ServerState, entry: HistoryEntry) -> None:
     """Save ``entry`` (off the hot path) and keep it for the replay if it is a channel's."""

@@ -27,7 +27,7 @@ from ..._irc import numerics as rpl
 from ..._irc.names import casefold
 from ..._irc.wire import Message
 from ..accounts import TOO_MANY_FAILURES, check_registration, login, logout
-from ..effects import Ask, Schedule, Timer
+from ..effects import Ask, GuestNick, Schedule, Timer
 from ..registry import Commands
 from ..rooms import service_source
 
@@ -263,9 +263,12 @@ def may_take(state: ServerState, client: Client, nick: str) -> bool:
 def protect_nick(state: ServerState, client: Client) -> None:
     """Warn (or, strict, rename at once) a client that holds a reserved nick without its account."""
     mode = state.config.nick_protection
-    # Cluster mode: accounts are per node and a rename here would not reach the other
-    # nodes; the network-wide nick claim is what keeps nicks unique there.
-    if mode == "off" or state.nick_claims or not _reserved_for_other(state, client, client.nick):
+    # Cluster mode: a user of another node is that node's to warn and rename.
+    if (
+        mode == "off"
+        or client.origin is not None
+        or not _reserved_for_other(state, client, client.nick)
+    ):
         client.nick_claim = None
         return
     if mode == "strict":
@@ -388,6 +391,10 @@ def _attachable(state: ServerState, client: Client, name: str) -> Client | None:
 
 
 def _rename(state: ServerState, client: Client, why: str) -> None:
+    if state.nick_claims and client.registered:
+        # Cluster mode: the guest nick must be the network's, and every node see the change.
+        state.replies.add(Ask(client.conn, GuestNick(why)))
+        return
     old = client.nick
     while True:
         guest = f"Guest{random.randrange(10_000, 100_000)}"
