@@ -337,3 +337,36 @@ async def test_an_account_name_from_the_owners_tool_is_reserved_by_running_nodes
         dave = await a.client("dave")
         warning = await dave.expect("NOTICE", "dave")
         assert "is a registered account" in warning.params[1]
+
+
+async def test_dropping_a_founder_on_one_node_unregisters_its_rooms_on_every_node(
+    nursery: trio.Nursery,
+) -> None:
+    """As on one server: the rooms a dropped account founded stop being registered, in the
+    shared store and on every node, and its access entries in other rooms go too."""
+    with trio.fail_after(30):
+        store, a, b = await two_nodes(nursery)
+        alice = await registered(a, "alice", "secret1")
+        await alice.join("#hers")
+        await alice.send("PRIVMSG ChanServ :REGISTER #hers")
+        await alice.expect("NOTICE", "alice", "#hers is registered to alice")
+        bob = await registered(b, "bob", "secret2")
+        await bob.join("#his")
+        await bob.send(
+            "PRIVMSG ChanServ :REGISTER #his", "PRIVMSG ChanServ :ACCESS #his ADD alice op"
+        )
+        await bob.expect("NOTICE", "bob", "#his is registered to bob")
+        await bob.expect("NOTICE", "bob")
+        await alice.send("PRIVMSG NickServ :DROP alice")
+        dropped = await alice.expect("NOTICE", "alice")
+        assert dropped.params[1].endswith("no longer registered: #hers")
+        await bob.send("PRIVMSG ChanServ :INFO #hers")  # node b forgot it too
+        assert (await bob.expect("NOTICE", "bob")).params[1] == "#hers is not registered"
+        await bob.send("PRIVMSG ChanServ :ACCESS #his LIST")
+        listed = [(await bob.expect("NOTICE", "bob")).params[1]]
+        while not listed[-1].startswith("End of the access list"):
+            listed.append((await bob.expect("NOTICE", "bob")).params[1])
+        assert not any("alice" in line for line in listed), listed
+        rooms = await SharedRecords(lambda: MemoryBus(store)).rooms()
+        assert [room.name for room in rooms] == ["#his"]
+        assert rooms[0].access == ()

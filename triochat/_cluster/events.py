@@ -136,11 +136,15 @@ class UserAccount:
 
 @dataclass(frozen=True, slots=True)
 class AccountName:
-    """An account called ``name`` was registered (or dropped): its nick is reserved (or not)."""
+    """An account called ``name`` was registered (or dropped): its nick is reserved (or not).
+
+    A drop names the account's id too: the rooms that id founded stop being registered.
+    """
 
     node: str
     name: str
     registered: bool
+    account_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,7 +250,7 @@ def encode(event: Event) -> str:
             conn=event.conn, account=event.account, id=event.account_id, session=event.session
         )
     elif isinstance(event, AccountName):
-        data.update(name=event.name, registered=event.registered)
+        data.update(name=event.name, registered=event.registered, id=event.account_id)
     elif isinstance(event, Burst):
         data["users"] = [_user_json(user) for user in event.users]
         data["topics"] = [
@@ -299,7 +303,13 @@ def _event(data: dict[str, Any]) -> Event:
             str(data["session"]),
         )
     if kind is AccountName:
-        return AccountName(node, str(data["name"]), bool(data["registered"]))
+        account_id = data.get("id")
+        return AccountName(
+            node,
+            str(data["name"]),
+            bool(data["registered"]),
+            None if account_id is None else int(account_id),
+        )
     if kind is Burst:
         users = tuple(_user(user) for user in data["users"])
         topics = tuple(_topic(item) for item in data["topics"])

@@ -288,7 +288,11 @@ class ClusterNode:
         if isinstance(question, Register) and isinstance(reply, AccountReply) and reply.account:
             events.append(AccountName(self.name, reply.account.name, registered=True))
         if isinstance(question, Drop) and account_before is not None:
-            events.append(AccountName(self.name, account_before, registered=False))
+            events.append(
+                AccountName(
+                    self.name, account_before, registered=False, account_id=question.account_id
+                )
+            )
         if client.registered and client.account != account_before:
             account = UserAccount(
                 self.name, int(conn), client.account, client.account_id, client.session

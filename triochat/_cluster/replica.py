@@ -134,7 +134,7 @@ class Replica:
                 if event.registered:
                     state.accounts.names.add(casefold(event.name))
                 else:
-                    self._dropped(event.name)
+                    self._dropped(event.name, event.account_id)
         elif isinstance(event, Intro):
             self._introduce(event.node, event.user)
         elif isinstance(event, Quit):
@@ -143,11 +143,13 @@ class Replica:
                 effects = state.disconnect(conn, event.reason)
                 state.replies.effects.extend(effects)
 
-    def _dropped(self, name: str) -> None:
+    def _dropped(self, name: str, account_id: int | None) -> None:
         """Account ``name`` was dropped on another node: whoever is logged in to it here is
-        logged out, as its origin did with everyone it knew."""
+        logged out, and the rooms it founded are no longer registered, as at its origin."""
         key = casefold(name)
         self.state.accounts.names.discard(key)
+        if account_id is not None:
+            self.state.rooms.forget_account(account_id, name)
         for client in list(self.state.network.registered()):
             if client.account is not None and casefold(client.account) == key:
                 logout(self.state, client)

@@ -18,6 +18,7 @@ The node's link may be down: every call then raises
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Final
 
 from .._accounts.backend import AccountsUnavailable
@@ -148,9 +149,27 @@ class SharedRecords:
                 await bus.index_delete(CERTS, certfp)
             await bus.index_delete(ACCOUNTS, key)
             await bus.index_delete(ACCOUNT_IDS, str(account_id))
+            await self._forget_account(bus, account_id, key)
             return await bus.delete_record(_account_key(key))
 
         return await self._call(work)
+
+    async def _forget_account(self, bus: Bus, account_id: int, key: str) -> None:
+        """As the SQLite store does: unregister the rooms the account founded, and take it
+        off every other room's access list (whoever registers the name next inherits nothing)."""
+        for room_key in await bus.index(ROOMS):
+            text = await bus.get_record(_room_key(room_key))
+            if text is None:
+                continue
+            room = _room_from_json(text)
+            if room.founder_id == account_id:
+                await bus.index_delete(ROOMS, room_key)
+                await bus.delete_record(_room_key(room_key))
+                continue
+            kept = tuple(entry for entry in room.access if casefold(entry.account) != key)
+            if len(kept) != len(room.access):
+                changed = _room_json(replace(room, access=kept))
+                await bus.put_record(_room_key(room_key), changed, only="existing")
 
     async def _update(
         self, account_id: int, change: Callable[[dict[str, Any]], None]
