@@ -408,6 +408,10 @@ class ClusterNode:
                     # others dropped our users and freed their nicks. Join again.
                     log.warning("cluster: node %s was declared lost; joining again", self.name)
                     await self._join(bus)
+            # Write this read's deliveries now rather than in the flusher's next round:
+            # every recipient still gets one write for the whole read, and a cross-node
+            # message waits one scheduling round less (it already waited for Redis).
+            self.delivery.flush()
 
     async def _heartbeat_loop(self, bus: Bus) -> None:
         """Renew this node's heartbeat and nicks; find nodes that went silent."""
