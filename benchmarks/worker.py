@@ -318,6 +318,10 @@ class Worker:
             elif code in protocol.FATAL_NUMERICS:
                 self._kill(client, "refused: " + match.group(0).decode(errors="replace"))
                 return
+        refused = protocol.FAIL.search(data, 0, end)
+        if refused is not None:
+            self._kill(client, "refused: " + refused.group(0).decode(errors="replace"))
+            return
         self._service_lines(client, data, end)
 
     # -- traffic ----------------------------------------------------------
