@@ -95,8 +95,11 @@ def fmt(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks (issue 7): ``nox -s bench -- --compare ngircd [--quick] [--scenarios ...]``."""
-    session.install("-e", ".")
+    """Every benchmark, one table: ``nox -s bench -- --compare ngircd [--quick] [--scenarios ..]``.
+
+    The cluster rows need the ``cluster`` extra (coredis) and a ``redis-server`` binary.
+    """
+    session.install("-e", ".[cluster]")
     session.run("python", "-m", "benchmarks", *session.posargs)
 
 
@@ -108,13 +111,3 @@ def soak(session: nox.Session) -> None:
     """
     session.install("-e", ".")
     session.run("python", "-m", "benchmarks.soak", *session.posargs)
-
-
-@nox.session(name="bench_logins")
-def bench_logins(session: nox.Session) -> None:
-    """100 concurrent SCRAM logins and the chat latency meanwhile (issue 13).
-
-    ``nox -s bench_logins [-- --mechanism PLAIN --logins 100]``.
-    """
-    session.install("-e", ".")
-    session.run("python", "-m", "benchmarks.logins", *session.posargs)

@@ -16,12 +16,14 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from typing import TYPE_CHECKING, Any
 
+from .moderation import BANS, ChannelOperator, SetupError
 from .plan import ClientPlan, PhaseReport, TrafficPlan, TrafficReport, WorkerPlan
 from .procstats import process_cpu_seconds, process_rss_kib
 from .protocol import channel_names, nick_for
 from .worker import worker_main
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from multiprocessing.connection import Connection
     from multiprocessing.process import BaseProcess
 
@@ -49,6 +51,8 @@ class Measurement:
     failures: list[str] = field(default_factory=list)
     details: list[str] = field(default_factory=list)
     not_applicable: str = ""
+    #: Numbers particular to one scenario (WebSocket, logins, a cluster beside one node).
+    values: dict[str, float] = field(default_factory=dict)
     register_s: float = 0.0
     join_s: float = 0.0
     rss_before_kib: int = 0
@@ -78,12 +82,23 @@ class Measurement:
         return (self.rss_after_kib - self.rss_before_kib) / self.clients
 
 
-def build_plans(scenario: Scenario, host: str, port: int, workers: int) -> list[WorkerPlan]:
+def build_plans(
+    scenario: Scenario, host: str, ports: Sequence[int], workers: int
+) -> list[WorkerPlan]:
     """Senders get a process of their own; receivers are dealt round-robin to the rest.
 
     A sender waits for its PONGs before it sends more, so it must not queue
     behind the parsing of thousands of deliveries in a busy receiver process.
+    With several ports (cluster nodes), clients are dealt round-robin to them,
+    or, for ``placement="apart"``, the senders go to the first node and the
+    receivers to the last, so that every delivery crosses nodes.
     """
+
+    def port_of(index: int, sender: bool) -> int:
+        if scenario.placement == "apart":
+            return ports[0] if sender else ports[-1]
+        return ports[index % len(ports)]
+
     traffic = TrafficPlan(
         senders=scenario.senders,
         messages_per_sender=scenario.messages_per_sender,
@@ -97,19 +112,20 @@ def build_plans(scenario: Scenario, host: str, port: int, workers: int) -> list[
     )
     channels = channel_names(scenario.channels)
     receiver_groups = max(1, min(workers, scenario.receivers))
-    senders = [ClientPlan(i, nick_for(i), i, channels) for i in range(scenario.senders)]
+    senders = [
+        ClientPlan(i, nick_for(i), i, channels, port_of(i, True)) for i in range(scenario.senders)
+    ]
     groups: list[list[ClientPlan]] = [senders] + [[] for _ in range(receiver_groups)]
     for number in range(scenario.receivers):
         index = scenario.senders + number
         member_of = channels[number * len(channels) // scenario.receivers]
         groups[1 + number % receiver_groups].append(
-            ClientPlan(index, nick_for(index), None, (member_of,))
+            ClientPlan(index, nick_for(index), None, (member_of,), port_of(index, False))
         )
     return [
         WorkerPlan(
             worker_index=number,
             host=host,
-            port=port,
             clients=tuple(group),
             traffic=traffic,
             handshake_window=scenario.handshake_window,
@@ -177,10 +193,25 @@ class WorkerPool:
 def measure(scenario: Scenario, server: RunningServer, workers: int) -> Measurement:
     """Register, join, start together, check every delivery; numbers or failures."""
     result = Measurement(scenario=scenario.name, server=server.label, clients=scenario.clients)
-    plans = build_plans(scenario, server.host, server.port, workers)
+    plans = build_plans(scenario, server.host, server.ports, workers)
+    channels = channel_names(scenario.channels)
+    operator = None
+    try:
+        if scenario.moderated:
+            operator = ChannelOperator(server.host, server.ports[0])
+            operator.moderate(channels)
+            result.values["bans"] = operator.bans
+            if operator.bans < BANS:
+                result.details.append(f"{operator.bans} bans per channel: the server keeps no more")
+    except (OSError, SetupError) as error:
+        result.failures.append(f"moderation set-up: {error}")
+        if operator is not None:
+            operator.close()
+        _stop_server(result, server)
+        return result
     time.sleep(0.1)  # let the freshly started server settle before "before"
-    result.rss_before_kib = process_rss_kib(server.pid)
-    connecting = CpuWindow(server.pid)
+    result.rss_before_kib = process_rss_kib(*server.pids)
+    connecting = CpuWindow(server.pids)
     pool = WorkerPool(plans)
     try:
         phase_timeout = scenario.connect_timeout_s + REPORT_GRACE_S
@@ -196,21 +227,27 @@ def measure(scenario: Scenario, server: RunningServer, workers: int) -> Measurem
         result.generator_connect_cpu_pct = connecting.generator_pcts(
             [a.cpu_s + b.cpu_s for a, b in zip(registered, joined, strict=True)]
         )
-        result.rss_after_kib = process_rss_kib(server.pid)
+        result.rss_after_kib = process_rss_kib(*server.pids)
         if _phase_failed(result, joined, "join"):
             return result
+        if operator is not None:
+            operator.voice_and_leave(channels, [nick_for(i) for i in range(scenario.senders)])
         time.sleep(scenario.settle_s)
         start_ns = time.monotonic_ns() + int(START_DELAY_S * NS)
         pool.broadcast("go", start_ns)
         time.sleep(max(0.0, (start_ns - time.monotonic_ns()) / NS))
-        sending = CpuWindow(server.pid)
+        sending = CpuWindow(server.pids)
         reports: list[TrafficReport] = pool.collect("result", scenario.deadline_s + REPORT_GRACE_S)
         result.server_cpu_pct = sending.server_pct()
         result.generator_cpu_pct = sending.generator_pcts([r.cpu_s for r in reports])
         _record_traffic(result, reports, start_ns)
     except HarnessError as error:
         result.failures.append(f"harness: {error}")
+    except (OSError, SetupError) as error:
+        result.failures.append(f"moderation set-up: {error}")
     finally:
+        if operator is not None:
+            operator.close()
         _stop_server(result, server)
         pool.close()
     return result
@@ -235,16 +272,16 @@ def _stop_server(result: Measurement, server: RunningServer) -> None:
 class CpuWindow:
     """CPU use of the server and the workers over one stretch of wall time."""
 
-    def __init__(self, server_pid: int) -> None:
-        self.server_pid = server_pid
+    def __init__(self, server_pids: Sequence[int]) -> None:
+        self.server_pids = tuple(server_pids)
         self.started_ns = time.monotonic_ns()
-        self.server_cpu_s = process_cpu_seconds(server_pid)
+        self.server_cpu_s = process_cpu_seconds(*self.server_pids)
 
     def _wall_s(self) -> float:
         return max(1e-9, (time.monotonic_ns() - self.started_ns) / NS)
 
     def server_pct(self) -> float:
-        return 100 * (process_cpu_seconds(self.server_pid) - self.server_cpu_s) / self._wall_s()
+        return 100 * (process_cpu_seconds(*self.server_pids) - self.server_cpu_s) / self._wall_s()
 
     def generator_pcts(self, worker_cpu_s: list[float]) -> list[float]:
         wall_s = self._wall_s()

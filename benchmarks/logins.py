@@ -1,37 +1,35 @@
-"""Accounts benchmark (issue 13): 100 concurrent SCRAM-SHA-256 logins, and the chat meanwhile.
+"""Logins during chat (issue 13): the ``logins`` row of ``python -m benchmarks``.
 
-``nox -s bench_logins`` (or ``python -m benchmarks.logins --logins 100``)
-starts a fresh ``triochat serve`` on loopback with one account, puts two
-clients in a channel where one pings the other every 20 ms, and measures
-the chat's delivery latency first on its own, then while ``--logins``
-connections log in at once with SASL SCRAM-SHA-256. It reports how many
-logins completed and how long they took, and the chat latency p50/p99
-before and during them: password checks run in the server's worker
-threads, so the chat's p99 should barely move. Exit status 0 when every
-login completed.
+Starts a fresh ``triochat serve`` with one account, puts two clients in a
+channel where one says the time every 20 ms to the other, and measures the
+chat's delivery latency first on its own, then while ``logins`` connections log
+in at once with SASL SCRAM-SHA-256. It reports how many logins completed and
+how long they took, and the chat latency p50/p99 before and during them. The
+row fails unless every login completed.
 """
 
 from __future__ import annotations
 
-import argparse
 import base64
 import os
 import secrets
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import trio
 
 from triochat._accounts.sasl import scram_client_final, scram_client_first
 
-from .soak import HOST, LISTENING, Line, LineInput, percentile
+from .driver import Measurement
+from .servers import ServerStartError, TriochatLauncher
+from .soak import HOST, Line, percentile
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from pathlib import Path
+
+    from .scenarios import Scenario
 
 ACCOUNT = "bench"
 PASSWORD = "bench-password"
@@ -50,24 +48,6 @@ async def _expect(line: Line, marker: bytes) -> bytes:
         for raw in lines:
             if marker in raw:
                 return raw
-
-
-async def plain_login(port: int, number: int) -> float:
-    """One connection logging in with PLAIN (the server hashes: scrypt); seconds to 903."""
-    start = time.monotonic()
-    line = Line(await trio.open_tcp_stream(HOST, port))
-    try:
-        nick = f"login{number}"
-        await line.send("CAP LS 302", "CAP REQ :sasl", f"NICK {nick}", f"USER {nick} 0 * :b")
-        await line.send("AUTHENTICATE PLAIN")
-        await _expect(line, b"AUTHENTICATE +")
-        await line.send("AUTHENTICATE " + _b64(f"{ACCOUNT}\0{ACCOUNT}\0{PASSWORD}".encode()))
-        await _expect(line, b" 903 ")
-        elapsed = time.monotonic() - start
-        await line.send("CAP END", "QUIT")
-        return elapsed
-    finally:
-        await line.stream.aclose()
 
 
 async def scram_login(port: int, number: int) -> float:
@@ -126,93 +106,78 @@ async def chat_probe(port: int, latencies: list[float], stop: trio.Event, name: 
         await receiver.stream.aclose()
 
 
-async def bench(args: argparse.Namespace) -> int:
-    workdir = Path(tempfile.mkdtemp(prefix="triochat-logins-"))
-    db = workdir / "logins.db"
-    python = sys.executable
+#: Every login must be done within this; the run fails otherwise.
+LOGINS_TIMEOUT_S = 60.0
+
+
+def measure_logins(
+    scenario: Scenario, workdir: Path, base_args: tuple[str, ...] = ()
+) -> Measurement:
+    """Create the account, start the server, measure the chat alone and during the logins."""
+    result = Measurement(scenario.name, "triochat", scenario.clients)
+    db = workdir / f"logins-{time.monotonic_ns()}.db"
     env = {**os.environ, "TRIOCHAT_PASSWORD": PASSWORD}
-    await trio.run_process(
-        [python, "-m", "triochat", "account", "create", ACCOUNT, "--db", str(db)],
+    created = subprocess.run(
+        [sys.executable, "-m", "triochat", "account", "create", ACCOUNT, "--db", str(db)],
         env=env,
-        stderr=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
     )
-    command = [
-        python, "-m", "triochat", "serve", "--host", HOST, "--port", "0", "--db", str(db),
-        "--max-per-ip", "0", "--no-flood-control", "--log-level", "WARNING",
-    ]  # fmt: skip
-    process = await trio.lowlevel.open_process(command, stdout=subprocess.PIPE)
-    assert process.stdout is not None
+    if created.returncode != 0:
+        result.failures.append(f"account create failed: {created.stderr.strip()[-200:]}")
+        return result
     try:
-        out = LineInput(process.stdout)
-        port = None
-        with trio.fail_after(30):
-            while port is None:
-                for raw in await out.lines():
-                    match = LISTENING.search(raw.decode())
-                    if match:
-                        port = int(match[1])
-        before: list[float] = []
-        during: list[float] = []
-        times: list[float] = []
-        async with trio.open_nursery() as nursery:
-            stop_before = trio.Event()
-            nursery.start_soon(chat_probe, port, before, stop_before, "alone")
-            await trio.sleep(args.baseline)
-            stop_before.set()
-        async with trio.open_nursery() as nursery:
-            stop_during = trio.Event()
-            nursery.start_soon(chat_probe, port, during, stop_during, "busy")
-            await trio.sleep(0.5)
-            start = time.monotonic()
-            with trio.move_on_after(args.timeout):
-                async with trio.open_nursery() as logins:
-                    for number in range(args.logins):
-
-                        async def one(number: int = number) -> None:
-                            login = plain_login if args.mechanism == "PLAIN" else scram_login
-                            times.append(await login(port, number))
-
-                        logins.start_soon(one)
-            total = time.monotonic() - start
-            stop_during.set()
+        server = TriochatLauncher(base_args=base_args).start(workdir, ("--db", str(db)))
+    except ServerStartError as error:
+        result.failures.append(f"server did not start: {str(error).splitlines()[0]}")
+        return result
+    try:
+        times, total, before, during = trio.run(_chat_and_logins, server.port, scenario)
+    except (OSError, ConnectionError) as error:
+        result.failures.append(f"the chat or a login failed: {error}")
+        return result
     finally:
-        process.terminate()
-        with trio.move_on_after(10):
-            await process.wait()
-    report(args.mechanism, args.logins, times, total, before, during)
-    return 0 if len(times) == args.logins else 1
+        server.stop()
+    values = result.values
+    values["completed"] = len(times)
+    values["wanted"] = scenario.logins
+    values["logins_s"] = total
+    values["login_p99_ms"] = percentile(times, 0.99) * 1000 if times else 0.0
+    for name, latencies in (("before", before), ("during", during)):
+        values[f"chat_p50_{name}_ms"] = percentile(latencies, 0.5) * 1000 if latencies else 0.0
+        values[f"chat_p99_{name}_ms"] = percentile(latencies, 0.99) * 1000 if latencies else 0.0
+    if len(times) != scenario.logins:
+        result.failures.append(
+            f"{len(times)} of {scenario.logins} logins completed within {LOGINS_TIMEOUT_S:g} s"
+        )
+    return result
 
 
-def report(
-    mechanism: str,
-    wanted: int,
-    times: list[float],
-    total: float,
-    before: list[float],
-    during: list[float],
-) -> None:
-    def ms(values: list[float], fraction: float) -> str:
-        return f"{percentile(values, fraction) * 1000:.1f} ms" if values else "n/a"
+async def _chat_and_logins(
+    port: int, scenario: Scenario
+) -> tuple[list[float], float, list[float], list[float]]:
+    before: list[float] = []
+    during: list[float] = []
+    times: list[float] = []
+    async with trio.open_nursery() as nursery:
+        stop_before = trio.Event()
+        nursery.start_soon(chat_probe, port, before, stop_before, "alone")
+        await trio.sleep(scenario.baseline_s)
+        stop_before.set()
+    async with trio.open_nursery() as nursery:
+        stop_during = trio.Event()
+        nursery.start_soon(chat_probe, port, during, stop_during, "busy")
+        await trio.sleep(0.5)
+        start = time.monotonic()
+        with trio.move_on_after(LOGINS_TIMEOUT_S):
+            async with trio.open_nursery() as logins:
+                for number in range(scenario.logins):
 
-    print(f"logins: {len(times)}/{wanted} {mechanism} logins completed in {total:.2f} s")
-    print(f"  each: p50 {ms(times, 0.5)}, p99 {ms(times, 0.99)}")
-    print(f"chat latency before: p50 {ms(before, 0.5)}, p99 {ms(before, 0.99)} ({len(before)})")
-    print(f"chat latency during: p50 {ms(during, 0.5)}, p99 {ms(during, 0.99)} ({len(during)})")
+                    async def one(number: int = number) -> None:
+                        times.append(await scram_login(port, number))
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.logins", description=__doc__)
-    parser.add_argument("--logins", type=int, default=100, help="concurrent logins (100)")
-    parser.add_argument("--baseline", type=float, default=3.0, help="seconds of chat alone (3)")
-    parser.add_argument(
-        "--mechanism",
-        choices=["SCRAM-SHA-256", "PLAIN"],
-        default="SCRAM-SHA-256",
-        help="SCRAM (the server checks a proof) or PLAIN (the server hashes with scrypt)",
-    )
-    parser.add_argument("--timeout", type=float, default=60.0, help="bound on the logins (60 s)")
-    return trio.run(bench, parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+                    logins.start_soon(one)
+        total = time.monotonic() - start
+        stop_during.set()
+    return times, total, before, during

@@ -34,7 +34,7 @@ class TrafficPlan:
 
 @dataclass(frozen=True)
 class ClientPlan:
-    """One connection: its nickname, its channels and, for senders, its sender id."""
+    """One connection: its nickname, its channels, its port and, for senders, its sender id."""
 
     index: int
     nick: str
@@ -42,6 +42,8 @@ class ClientPlan:
     #: A sender's message goes to each of its channels; nobody may share more
     #: than one channel with a sender, or it would get that message twice.
     channels: tuple[str, ...]
+    #: The server port it connects to (a cluster has one per node).
+    port: int
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,6 @@ class WorkerPlan:
 
     worker_index: int
     host: str
-    port: int
     clients: tuple[ClientPlan, ...]
     traffic: TrafficPlan
     #: Connections a worker keeps between connect() and "registered" at once:

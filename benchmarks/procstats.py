@@ -13,17 +13,23 @@ from pathlib import Path
 CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 
 
-def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (fields 14 and 15 of /proc/<pid>/stat)."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    # The command name (field 2) may contain spaces: count fields after its ')'.
-    fields = stat[stat.rindex(")") + 2 :].split()
-    user_ticks, system_ticks = int(fields[11]), int(fields[12])
-    return (user_ticks + system_ticks) / CLOCK_TICKS_PER_S
+def process_cpu_seconds(*pids: int) -> float:
+    """User + system CPU time of the processes (fields 14 and 15 of /proc/<pid>/stat)."""
+    ticks = 0
+    for pid in pids:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        # The command name (field 2) may contain spaces: count fields after its ')'.
+        fields = stat[stat.rindex(")") + 2 :].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / CLOCK_TICKS_PER_S
 
 
-def process_rss_kib(pid: int) -> int:
-    """Resident set size of a process in KiB (VmRSS of /proc/<pid>/status)."""
+def process_rss_kib(*pids: int) -> int:
+    """Resident set size of the processes together in KiB (VmRSS of /proc/<pid>/status)."""
+    return sum(_rss_kib(pid) for pid in pids)
+
+
+def _rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1])

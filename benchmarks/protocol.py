@@ -34,6 +34,9 @@ KICK = re.compile(rb"^:\S+ KICK \S+ (\S+)[^\r\n]*", re.MULTILINE)
 NUMERIC = re.compile(rb"^:\S+ (\d{3}) ([^\r\n]*)", re.MULTILINE)
 
 #: Numerics that end the handshake of a client unsuccessfully.
+#: An IRCv3 standard reply refusing a command (a cluster node that lost its store
+#: refuses JOIN with ``FAIL JOIN CLUSTER_UNAVAILABLE``): the client will never get its answer.
+FAIL = re.compile(rb"^(?::\S+ )?FAIL ([^\r\n]*)", re.MULTILINE)
 FATAL_NUMERICS = frozenset(
     {
         b"403",  # no such channel

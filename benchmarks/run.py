@@ -14,13 +14,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .driver import Measurement, measure
+from .logins import measure_logins
 from .procstats import raise_open_file_limit, usable_cpus
 from .report import METRICS, RESULTS_FILE, Section, dump_json, notes, record, table
-from .scenarios import DEFAULT_SCENARIOS, catalog
-from .servers import ServerStartError, launcher_for
+from .scenarios import CLUSTER_KINDS, DEFAULT_SCENARIOS, OWN_RUNNER_KINDS, catalog
+from .servers import ClusterLauncher, ServerStartError, TriochatLauncher, launcher_for
+from .websocket import measure_websocket
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from .scenarios import Kind, Scenario
     from .servers import ServerLauncher
@@ -31,7 +33,8 @@ SERVERS = ("triochat", "ngircd")
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
-        description="Benchmark triochat (issue 7), optionally side by side with ngIRCd.",
+        description="Benchmark triochat, optionally side by side with ngIRCd: one table with"
+        " every scenario and every target of issues 13, 14, 15 and 17.",
     )
     parser.add_argument("--server", choices=SERVERS, default="triochat", help="server under test")
     parser.add_argument(
@@ -120,6 +123,14 @@ def median_run(runs: Sequence[Measurement], kind: Kind) -> Measurement:
     return sorted(runs, key=headline)[(len(runs) - 1) // 2]
 
 
+def _not_applicable(scenario: Scenario, label: str, why: str) -> Measurement:
+    return Measurement(scenario.name, label, scenario.clients, not_applicable=why)
+
+
+def _repeated(measure: Callable[[], Measurement], repeat: int, kind: Kind) -> Measurement:
+    return median_run([measure() for _ in range(repeat)], kind)
+
+
 def run_scenario(
     scenario: Scenario,
     launchers: Sequence[ServerLauncher],
@@ -128,41 +139,101 @@ def run_scenario(
     repeat: int = 1,
 ) -> list[Section]:
     """Each server in turn on the same scenario, so their numbers sit side by side."""
-    if scenario.kind != "history":
-        runs: dict[str, list[Measurement]] = {launcher.label: [] for launcher in launchers}
-        for _ in range(repeat):
-            for launcher in launchers:
-                runs[launcher.label].append(run_on(scenario, launcher, workdir, workers))
-        measured = {label: median_run(each, scenario.kind) for label, each in runs.items()}
-        return [Section(scenario.title, scenario.kind, measured)]
+    if scenario.kind == "history":
+        return _history_sections(scenario, launchers, workdir, workers, repeat)
+    if scenario.kind in OWN_RUNNER_KINDS or scenario.kind in CLUSTER_KINDS:
+        return [_triochat_only(scenario, launchers, workdir, workers, repeat)]
+    runs: dict[str, list[Measurement]] = {launcher.label: [] for launcher in launchers}
+    for _ in range(repeat):
+        for launcher in launchers:
+            runs[launcher.label].append(run_on(scenario, launcher, workdir, workers))
+    measured = {label: median_run(each, scenario.kind) for label, each in runs.items()}
+    return [Section(scenario.title, scenario.kind, measured, scenario.name)]
+
+
+def _triochat_only(
+    scenario: Scenario,
+    launchers: Sequence[ServerLauncher],
+    workdir: Path,
+    workers: int,
+    repeat: int,
+) -> Section:
+    """A scenario only triochat can run (WebSocket, SASL, a cluster): n/a for the others."""
+    measured: dict[str, Measurement] = {}
+    for launcher in launchers:
+        if not isinstance(launcher, TriochatLauncher):
+            why = "n/a (no cluster)" if scenario.kind in CLUSTER_KINDS else "n/a"
+            measured[launcher.label] = _not_applicable(scenario, launcher.label, why)
+            continue
+        args = launcher.base_args
+
+        def once(
+            launcher: TriochatLauncher = launcher, args: tuple[str, ...] = args
+        ) -> Measurement:
+            if scenario.kind == "websocket":
+                return measure_websocket(scenario, workdir, workers, args)
+            if scenario.kind == "logins":
+                return measure_logins(scenario, workdir, args)
+            return _cluster_beside_one_node(scenario, launcher, workdir, workers)
+
+        measured[launcher.label] = _repeated(once, repeat, scenario.kind)
+    return Section(scenario.title, scenario.kind, measured, scenario.name)
+
+
+def _cluster_beside_one_node(
+    scenario: Scenario, launcher: TriochatLauncher, workdir: Path, workers: int
+) -> Measurement:
+    """The scenario on two nodes and Redis; fan-out and latency on one node too, same run."""
+    cluster = ClusterLauncher(base_args=launcher.base_args, label=launcher.label)
+    result = run_on(scenario, cluster, workdir, workers)
+    if scenario.kind == "cluster-scale":
+        return result
+    single = run_on(scenario, launcher, workdir, workers)
+    if not single.ok:
+        result.details.append("one node, same run: " + "; ".join(single.failures))
+    elif scenario.kind == "cluster-fanout":
+        result.values["single_deliveries_per_s"] = single.deliveries_per_s
+        if single.deliveries_per_s:
+            result.values["vs_single"] = result.deliveries_per_s / single.deliveries_per_s
+    else:
+        result.values["single_p99_ms"] = single.latency_ms["p99"]
+    return result
+
+
+def _history_sections(
+    scenario: Scenario,
+    launchers: Sequence[ServerLauncher],
+    workdir: Path,
+    workers: int,
+    repeat: int,
+) -> list[Section]:
+    """fanout5 with history on and with it off; the "on" rows say what history costs."""
     if all(launcher.history_args is None for launcher in launchers):
         na = {
-            launcher.label: Measurement(
-                scenario.name,
-                launcher.label,
-                scenario.clients,
-                not_applicable=f"n/a (no history in {launcher.label})",
+            launcher.label: _not_applicable(
+                scenario, launcher.label, f"n/a (no history in {launcher.label})"
             )
             for launcher in launchers
         }
-        return [Section(scenario.title, scenario.kind, na)]
-    sections = []
-    for variant in ("on", "off"):
-        measured = {}
+        return [Section(scenario.title, scenario.kind, na, scenario.name)]
+    by_variant: dict[str, dict[str, Measurement]] = {"on": {}, "off": {}}
+    for variant, measured in by_variant.items():
         for launcher in launchers:
             if launcher.history_args is None:
-                measured[launcher.label] = Measurement(
-                    scenario.name, launcher.label, scenario.clients, not_applicable="n/a"
-                )
-            else:
-                args = launcher.history_args[variant]
-                repeated = [
-                    run_on(scenario, launcher, workdir, workers, args) for _ in range(repeat)
-                ]
-                measured[launcher.label] = median_run(repeated, "throughput")
-        title = f"history {variant}: {scenario.title.removeprefix('history on vs off, ')}"
-        sections.append(Section(title, "throughput", measured))
-    return sections
+                measured[launcher.label] = _not_applicable(scenario, launcher.label, "n/a")
+                continue
+            args = launcher.history_args[variant]
+            runs = [run_on(scenario, launcher, workdir, workers, args) for _ in range(repeat)]
+            measured[launcher.label] = median_run(runs, "throughput")
+    for label, on in by_variant["on"].items():
+        off = by_variant["off"][label]
+        if on.ok and off.ok and off.deliveries_per_s:
+            on.values["on_vs_off"] = on.deliveries_per_s / off.deliveries_per_s
+    plain = scenario.title.removeprefix("history on vs off, ")
+    return [
+        Section(f"history on: {plain}", "history-on", by_variant["on"], scenario.name),
+        Section(f"history off: {plain}", "throughput", by_variant["off"], scenario.name),
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -200,6 +271,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         command = shlex.join(["python", "-m", "benchmarks", *(argv or sys.argv[1:])])
         record(body, command, args.results_file)
     if args.json:
-        dump_json(sections, args.json)
+        dump_json(sections, labels, args.json)
     failed = any(m.failures for s in sections for m in s.by_server.values())
     return 1 if failed else 0

@@ -33,40 +33,76 @@ class ServerStartError(RuntimeError):
 
 @dataclass
 class RunningServer:
-    """A started server process and the address it listens on."""
+    """A started server and the addresses it listens on.
+
+    A cluster is one server made of several processes (its nodes and their
+    Redis): ``ports`` has one entry per node, and its CPU and memory are the sum
+    over ``processes``.
+    """
 
     label: str
     process: subprocess.Popen[bytes]
     host: str
     port: int
     log_path: Path
+    #: Every port clients may connect to; just ``port`` for one process.
+    ports: tuple[int, ...] = ()
+    #: The other processes that make up this server (cluster nodes, Redis).
+    helpers: tuple[tuple[subprocess.Popen[bytes], Path], ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.ports:
+            self.ports = (self.port,)
 
     @property
     def pid(self) -> int:
         return self.process.pid
 
+    @property
+    def pids(self) -> tuple[int, ...]:
+        """Every process whose CPU and memory count as this server's."""
+        return (self.process.pid, *(helper.pid for helper, _ in self.helpers))
+
     def exit_code(self) -> int | None:
-        """``None`` while the server runs, its exit code once it has stopped."""
-        return self.process.poll()
+        """``None`` while every process runs, else the exit code of one that stopped."""
+        for process in (self.process, *(helper for helper, _ in self.helpers)):
+            code = process.poll()
+            if code is not None:
+                return code
+        return None
 
     def stop(self) -> int:
-        """SIGTERM, then SIGKILL if it does not exit in time; return the exit code."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
+        """SIGTERM, then SIGKILL if it does not exit in time; return the exit code.
+
+        The helpers (Redis last) stop after the main process, each the same way.
+        """
+        code = _terminate(self.process)
+        for helper, _ in self.helpers:
+            _terminate(helper)
+        return code
 
     def log_tail(self, lines: int = 15) -> str:
         """The end of the server's output, to explain a failure."""
+        logs = [self.log_path, *(log for _, log in self.helpers)]
+        tails = []
+        for log in logs:
+            try:
+                text = log.read_text(errors="replace")
+            except OSError:
+                continue
+            tails.append(f"{log.name}:\n" + "\n".join(text.splitlines()[-lines:]))
+        return "\n".join(tails)
+
+
+def _terminate(process: subprocess.Popen[bytes]) -> int:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
         try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
+            process.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
 
 
 class ServerLauncher(Protocol):
@@ -113,9 +149,7 @@ def _fail_start(label: str, process: subprocess.Popen[bytes], log_path: Path, wh
 
 # -- triochat ---------------------------------------------------------------
 
-LISTENING_LINE = re.compile(
-    r"^triochat: listening on (?:\[(?P<v6>[^\]]+)\]|(?P<v4>[0-9.]+)):(?P<port>\d+)$", re.MULTILINE
-)
+LISTENING_LINE = re.compile(r"^triochat: listening on 127\.0\.0\.1:(?P<port>\d+)$", re.MULTILINE)
 
 #: How triochat is started; ``{python}`` and ``{host}`` are filled in. Options
 #: a scenario or the command line adds (``--server-arg``, history on/off) go
@@ -168,17 +202,76 @@ class TriochatLauncher:
         if "--no-history" not in extra_args and "--db" not in extra_args:
             extra_args = (*extra_args, "--db", str(workdir / f"triochat-{run_id}.db"))
         process = _spawn(self.command(extra_args), log_path)
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            for match in LISTENING_LINE.finditer(log_path.read_text(errors="replace")):
-                if match.group("v4"):
-                    port = int(match.group("port"))
-                    return RunningServer(self.label, process, match.group("v4"), port, log_path)
-            if process.poll() is not None:
-                _fail_start(self.label, process, log_path, f"exited with {process.returncode}")
-            time.sleep(0.01)
-        _fail_start(self.label, process, log_path, "printed no 'listening on 127.0.0.1:PORT'")
-        raise AssertionError("unreachable")
+        port = wait_for_line(self.label, process, log_path, LISTENING_LINE)
+        return RunningServer(self.label, process, HOST, int(port), log_path)
+
+
+def wait_for_line(
+    label: str, process: subprocess.Popen[bytes], log_path: Path, line: re.Pattern[str]
+) -> str:
+    """Wait until the process logs ``line`` (its ``port`` group, if any), or fail."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        match = line.search(log_path.read_text(errors="replace"))
+        if match:
+            return match.groupdict().get("port") or ""
+        if process.poll() is not None:
+            _fail_start(label, process, log_path, f"exited with {process.returncode}")
+        time.sleep(0.01)
+    _fail_start(label, process, log_path, f"did not log {line.pattern!r}")
+    raise AssertionError("unreachable")
+
+
+# -- a cluster: two triochat nodes and their Redis (issue 15) ------------------
+
+REDIS_READY = re.compile(r"Ready to accept connections")
+CLUSTER_NODES = ("a", "b")
+
+
+@dataclass(frozen=True)
+class ClusterLauncher:
+    """A private ``redis-server`` on a free port and two ``triochat serve --cluster`` nodes.
+
+    One :class:`RunningServer`: its ports are the nodes' and its CPU and RSS are
+    the sum of the three processes, so that a row compares the whole cluster
+    with one node doing the same work.
+    """
+
+    base_args: tuple[str, ...] = ()
+    name: str = "cluster"
+    label: str = "triochat"
+    history_args: Mapping[str, tuple[str, ...]] | None = None
+
+    def start(self, workdir: Path, extra_args: Sequence[str] = ()) -> RunningServer:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise ServerStartError("redis-server is not installed (apt-get install redis-server)")
+        redis_port = free_port()
+        redis_log = workdir / f"redis-{redis_port}.log"
+        redis = _spawn(
+            [binary, "--port", str(redis_port), "--bind", HOST, "--save", "",
+             "--appendonly", "no"],
+            redis_log,
+        )  # fmt: skip
+        started: list[RunningServer] = []
+        try:
+            wait_for_line("redis-server", redis, redis_log, REDIS_READY)
+            url = f"redis://{HOST}:{redis_port}/0"
+            for node in CLUSTER_NODES:
+                cluster_args = ("--cluster", url, "--node-name", node)
+                launcher = TriochatLauncher(base_args=(*self.base_args, *cluster_args))
+                started.append(launcher.start(workdir, extra_args))
+        except BaseException:
+            for server in started:
+                server.stop()
+            _terminate(redis)
+            raise
+        first, *others = started
+        helpers = (*((other.process, other.log_path) for other in others), (redis, redis_log))
+        ports = tuple(server.port for server in started)
+        return RunningServer(
+            self.label, first.process, HOST, first.port, first.log_path, ports, helpers
+        )
 
 
 # -- ngIRCd -----------------------------------------------------------------

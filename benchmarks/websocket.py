@@ -1,23 +1,21 @@
-"""WebSocket beside TCP (issue 14): fan-out deliveries/s and memory per idle connection.
-
-``python -m benchmarks.websocket [--clients 50] [--messages 2000] [--idle 2000] [--quick]``
+"""WebSocket beside TCP (issue 14): the ``websocket`` row of ``python -m benchmarks``.
 
 Each measurement starts a fresh ``triochat serve --web-port 0`` (no flood control,
-no history, no per-address limit). Fan-out: ``--clients`` members of one channel,
-one of them sends ``--messages`` messages (10 at a time, then a PING, at most 2
-PINGs unanswered, as ``python -m benchmarks`` does) and every other member must
-receive all of them; the same run over TCP and over WebSocket (``text.ircv3.net``).
-Receivers live in ``--workers`` processes, each a trio loop. Idle: ``--idle``
-registered clients, and the server's RSS growth per connection.
+no history, no per-address limit). Fan-out: the scenario's ``clients`` members of
+one channel, one of them sends ``messages_per_sender`` messages (10 at a time, then
+a PING, at most 2 PINGs unanswered, as the other scenarios do) and every other member
+must receive all of them (counted: a receiver that misses one never finishes, and
+the run fails at the deadline); once with every client on TCP, once with every
+client on a WebSocket (``text.ircv3.net``). Receivers live in ``workers``
+processes, each a trio loop. Idle: ``idle`` registered clients, and the server's
+RSS growth per connection.
 """
 
 from __future__ import annotations
 
-import argparse
 import multiprocessing
+import queue
 import re
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
@@ -26,54 +24,49 @@ import trio
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, Request, TextMessage
 
+from .driver import Measurement
 from .procstats import process_cpu_seconds, process_rss_kib, raise_open_file_limit
+from .servers import ServerStartError, TriochatLauncher, wait_for_line
 
 if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess
     from multiprocessing.queues import Queue
+    from pathlib import Path
+
+    from .scenarios import Scenario
+    from .servers import RunningServer
 
 Kind = Literal["tcp", "websocket"]
 CHANNEL = "#bench"
-URL = re.compile(r"web client at http://127\.0\.0\.1:(\d+)/")
-LISTENING = re.compile(r"listening on 127\.0\.0\.1:(\d+)")
+WEB_URL = re.compile(r"web client at http://127\.0\.0\.1:(?P<port>\d+)/")
+#: Every measurement's server: WebSocket listener on, history off (both transports alike).
+SERVER_ARGS = ("--web-port", "0", "--no-history", "--max-clients", "0")
+
+
+class WebSocketRunError(RuntimeError):
+    """The measurement did not finish: a receiver missed messages or a process hung."""
 
 
 @dataclass
 class Server:
-    process: subprocess.Popen[str]
-    irc_port: int
+    running: RunningServer
     web_port: int
 
     def port(self, kind: Kind) -> int:
-        return self.web_port if kind == "websocket" else self.irc_port
+        return self.web_port if kind == "websocket" else self.running.port
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        self.running.stop()
 
 
-def start_server() -> Server:
-    command = [
-        sys.executable, "-m", "triochat", "serve", "--host", "127.0.0.1", "--port", "0",
-        "--web-port", "0", "--no-flood-control", "--no-history", "--max-per-ip", "0",
-        "--max-clients", "0", "--log-level", "WARNING",
-    ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    irc = web = None
-    while irc is None or web is None:
-        line = process.stdout.readline()
-        if not line:
-            raise RuntimeError("triochat serve exited before printing its ports")
-        if match := LISTENING.search(line):
-            irc = int(match[1])
-        if match := URL.search(line):
-            web = int(match[1])
-    return Server(process, irc, web)
+def start_server(workdir: Path, base_args: tuple[str, ...]) -> Server:
+    running = TriochatLauncher(base_args=base_args).start(workdir, SERVER_ARGS)
+    try:
+        port = wait_for_line("triochat", running.process, running.log_path, WEB_URL)
+    except BaseException:
+        running.stop()
+        raise
+    return Server(running, int(port))
 
 
 class Client:
@@ -199,7 +192,12 @@ def receiver_process(
     trio.run(_receive_all, kind, port, nicks, ready, go, results, expected)
 
 
-async def _send(kind: Kind, port: int, messages: int) -> float:
+async def _send(kind: Kind, port: int, messages: int, deadline_s: float) -> float:
+    with trio.fail_after(deadline_s):
+        return await _send_all(kind, port, messages)
+
+
+async def _send_all(kind: Kind, port: int, messages: int) -> float:
     sender = await Client.open(kind, port)
     await sender.join("sender")
     start = time.monotonic()
@@ -236,70 +234,78 @@ def _spawn_receivers(
     return processes, ready, go, results
 
 
-def fanout(kind: Kind, clients: int, messages: int, workers: int) -> tuple[float, float]:
+def fanout(kind: Kind, scenario: Scenario, server: Server, workers: int) -> tuple[float, float]:
     """Deliveries per second, and server CPU microseconds per delivery."""
-    server = start_server()
+    clients, messages = scenario.clients, scenario.messages_per_sender
+    port = server.port(kind)
+    processes, _ready, go, results = _spawn_receivers(kind, port, clients - 1, workers, messages)
     try:
-        port = server.port(kind)
-        processes, _ready, go, results = _spawn_receivers(
-            kind, port, clients - 1, workers, messages
-        )
-        cpu = process_cpu_seconds(server.process.pid)
+        pid = server.running.pid
+        cpu = process_cpu_seconds(pid)
         for _ in processes:
             go.put(True)
-        start = trio.run(_send, kind, port, messages)
-        end = max(float(results.get(timeout=600)) for _ in processes)  # type: ignore[arg-type]
-        cpu = process_cpu_seconds(server.process.pid) - cpu
+        start = trio.run(_send, kind, port, messages, scenario.deadline_s)
+        try:
+            ends = [float(results.get(timeout=scenario.stall_timeout_s)) for _ in processes]  # type: ignore[arg-type]
+        except queue.Empty:
+            raise WebSocketRunError(
+                f"{kind}: receivers still missing messages {scenario.stall_timeout_s:g} s"
+                " after the last was sent"
+            ) from None
+        end = max(ends)
+        cpu = process_cpu_seconds(pid) - cpu
         for process in processes:
             process.join(30)
         deliveries = (clients - 1) * messages
         return deliveries / (end - start), cpu / deliveries * 1e6
     finally:
-        server.stop()
-
-
-def idle_rss(kind: Kind, count: int, workers: int) -> float:
-    """Server RSS growth per registered idle connection, in KiB."""
-    server = start_server()
-    try:
-        before = process_rss_kib(server.process.pid)
-        processes, _ready, go, _results = _spawn_receivers(
-            kind, server.port(kind), count, workers, 0
-        )
-        after = process_rss_kib(server.process.pid)
-        for _ in processes:
-            go.put(True)
         for process in processes:
-            process.join(30)
-        return (after - before) / count
-    finally:
-        server.stop()
+            if process.is_alive():
+                process.terminate()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.websocket", description=__doc__)
-    parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--messages", type=int, default=2000)
-    parser.add_argument("--idle", type=int, default=2000)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--quick", action="store_true", help="10 clients, 200 messages, 200 idle")
-    args = parser.parse_args(argv)
-    if args.quick:
-        args.clients, args.messages, args.idle = 10, 200, 200
+def idle_rss(kind: Kind, count: int, server: Server, workers: int) -> float:
+    """Server RSS growth per registered idle connection, in KiB."""
+    pid = server.running.pid
+    before = process_rss_kib(pid)
+    processes, _ready, go, _results = _spawn_receivers(kind, server.port(kind), count, workers, 0)
+    after = process_rss_kib(pid)
+    for _ in processes:
+        go.put(True)
+    for process in processes:
+        process.join(30)
+    return (after - before) / count
+
+
+def measure_websocket(
+    scenario: Scenario, workdir: Path, workers: int, base_args: tuple[str, ...] = ()
+) -> Measurement:
+    """Fan-out and idle RSS over TCP, then over WebSocket, each on a fresh server."""
+    result = Measurement(scenario.name, "triochat", scenario.clients)
     raise_open_file_limit()
-    rows = []
-    for kind in ("tcp", "websocket"):
-        rate, cpu = fanout(kind, args.clients, args.messages, args.workers)
-        rss = idle_rss(kind, args.idle, args.workers) if args.idle else float("nan")
-        rows.append((kind, rate, cpu, rss))
-    print(f"| transport | fan-out deliveries/s ({args.clients} clients, 1 sender x {args.messages})"
-          f" | server CPU µs/delivery | RSS KiB per idle connection ({args.idle}) |")  # fmt: skip
-    print("|---|---|---|---|")
-    for kind, rate, cpu, rss in rows:
-        print(f"| {kind} | {rate:,.0f} | {cpu:.1f} | {rss:.1f} |")
-    print(f"\nWebSocket / TCP deliveries/s: {rows[1][1] / rows[0][1]:.2f}x (target: at least 0.7x)")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        for kind in ("tcp", "websocket"):
+            server = start_server(workdir, base_args)
+            try:
+                rate, cpu_us = fanout(kind, scenario, server, workers)
+            finally:
+                server.stop()
+            result.values[f"{kind}_deliveries_per_s"] = rate
+            result.values[f"{kind}_cpu_us_per_delivery"] = cpu_us
+            if scenario.idle:
+                server = start_server(workdir, base_args)
+                try:
+                    result.values[f"{kind}_rss_kib"] = idle_rss(
+                        kind, scenario.idle, server, workers
+                    )
+                finally:
+                    server.stop()
+    except (
+        ServerStartError, WebSocketRunError, OSError, EOFError, queue.Empty, trio.TooSlowError
+    ) as error:  # fmt: skip
+        why = str(error).splitlines()[0] if str(error) else "timed out"
+        result.failures.append(f"{type(error).__name__}: {why}")
+        return result
+    values = result.values
+    values["ratio"] = values["websocket_deliveries_per_s"] / values["tcp_deliveries_per_s"]
+    return result

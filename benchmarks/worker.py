@@ -63,6 +63,7 @@ class Client:
         "next_seq",
         "nick",
         "outbuf",
+        "port",
         "received",
         "sender_id",
         "sent",
@@ -74,6 +75,7 @@ class Client:
         self.nick = plan.nick
         self.sender_id = plan.sender_id
         self.channels = plan.channels
+        self.port = plan.port
         self.joins_pending = len(plan.channels)
         self.sock: socket.socket | None = None
         self.state = WAITING
@@ -292,7 +294,7 @@ class Worker:
             client.sock = sock
             client.state = CONNECTING
             self.handshaking += 1
-            code = sock.connect_ex((plan.host, plan.port))
+            code = sock.connect_ex((plan.host, client.port))
             if code not in (0, errno.EINPROGRESS):
                 self._kill(client, f"connect failed: {errno.errorcode.get(code, code)}")
                 continue
@@ -316,6 +318,10 @@ class Worker:
             elif code in protocol.FATAL_NUMERICS:
                 self._kill(client, "refused: " + match.group(0).decode(errors="replace"))
                 return
+        refused = protocol.FAIL.search(data, 0, end)
+        if refused is not None:
+            self._kill(client, "refused: " + refused.group(0).decode(errors="replace"))
+            return
         self._service_lines(client, data, end)
 
     # -- traffic ----------------------------------------------------------

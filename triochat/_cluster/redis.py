@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from .bus import Entry
     from .events import Event
 
-__all__ = ["RedisBus", "connect"]
+__all__ = ["RENEW_CHUNK", "RedisBus", "connect"]
 
 T = TypeVar("T")
 
@@ -54,6 +54,8 @@ LOG_LENGTH: Final = 100_000
 #: The prefix of every shared record's key.
 _PREFIX: Final = "triochat:"
 _OUTAGE = (RedisError, OSError, trio.TooSlowError)
+#: Nick TTLs renewed per pipeline (one round trip, and one call timeout, each).
+RENEW_CHUNK: Final = 500
 
 #: Claim a nick: set it if free, renew it if ours; 1 when it is ours now.
 _CLAIM: Final = """
@@ -166,8 +168,11 @@ class RedisBus:
         await self._call(self.client.eval(_RELEASE_NODE, keys=[nick_key(nick)], args=[f"{node}:"]))
 
     async def renew(self, nicks: list[str]) -> None:
-        if nicks:
-            await self._call(self._renew(nicks))
+        # In pipelines of RENEW_CHUNK, each bounded on its own: one pipeline of every
+        # nick (5,000 on a node in a connect storm) outlasted the call timeout on a
+        # busy machine, which dropped the link and refused the users' JOINs meanwhile.
+        for start in range(0, len(nicks), RENEW_CHUNK):
+            await self._call(self._renew(nicks[start : start + RENEW_CHUNK]))
 
     async def _renew(self, nicks: list[str]) -> None:
         async with self.client.pipeline(transaction=False) as pipe:
