@@ -97,9 +97,10 @@ def fmt(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Every benchmark, one table: ``nox -s bench -- --compare ngircd [--quick] [--scenarios ..]``.
 
-    The cluster rows need the ``cluster`` extra (coredis) and a ``redis-server`` binary.
+    The cluster rows need the ``cluster`` extra (coredis) and a ``redis-server`` binary;
+    ``--profile DIR`` needs py-spy, installed here.
     """
-    session.install("-e", ".[cluster]")
+    session.install("-e", ".[cluster]", "py-spy>=0.4")
     session.run("python", "-m", "benchmarks", *session.posargs)
 
 

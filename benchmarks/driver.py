@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from multiprocessing.connection import Connection
     from multiprocessing.process import BaseProcess
 
+    from .profile import Profiler
     from .scenarios import Scenario
     from .servers import RunningServer
 
@@ -190,8 +191,21 @@ class WorkerPool:
             pipe.close()
 
 
-def measure(scenario: Scenario, server: RunningServer, workers: int) -> Measurement:
-    """Register, join, start together, check every delivery; numbers or failures."""
+def measure(
+    scenario: Scenario, server: RunningServer, workers: int, profiler: Profiler | None = None
+) -> Measurement:
+    """Register, join, start together, check every delivery; numbers or failures.
+
+    With a ``profiler``, the server is sampled from the first connection to the
+    last delivery (its numbers then carry the sampler's cost).
+    """
+    if profiler is None:
+        return _measure(scenario, server, workers)
+    with profiler.around(scenario.name, server):
+        return _measure(scenario, server, workers)
+
+
+def _measure(scenario: Scenario, server: RunningServer, workers: int) -> Measurement:
     result = Measurement(scenario=scenario.name, server=server.label, clients=scenario.clients)
     plans = build_plans(scenario, server.host, server.ports, workers)
     channels = channel_names(scenario.channels)

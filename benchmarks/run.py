@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from .driver import Measurement, measure
 from .logins import measure_logins
 from .procstats import raise_open_file_limit, usable_cpus
+from .profile import Profiler, py_spy_available
 from .report import METRICS, RESULTS_FILE, Section, dump_json, notes, record, table
 from .scenarios import CLUSTER_KINDS, DEFAULT_SCENARIOS, OWN_RUNNER_KINDS, catalog
 from .servers import ClusterLauncher, ServerStartError, TriochatLauncher, launcher_for
@@ -71,11 +72,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-record", action="store_true", help=f"do not append to {RESULTS_FILE}")
     parser.add_argument("--results-file", type=Path, default=RESULTS_FILE, help=argparse.SUPPRESS)
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write every number here")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="sample the triochat server of each scenario with py-spy into DIR (see"
+        " benchmarks/profile.py; a profiled run's numbers carry the sampler's cost)",
+    )
     args = parser.parse_args(argv)
     if args.compare == args.server:
         parser.error("--compare must name the other server")
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
+    if args.profile is not None and not py_spy_available():
+        parser.error("--profile needs py-spy (pip install py-spy; nox -s bench installs it)")
     return args
 
 
@@ -89,6 +99,7 @@ def run_on(
     workdir: Path,
     workers: int,
     extra_args: Sequence[str] = (),
+    profiler: Profiler | None = None,
 ) -> Measurement:
     """Start a fresh server, measure the scenario on it, stop it."""
     try:
@@ -99,7 +110,7 @@ def run_on(
         failed.details.append(str(error))
         return failed
     try:
-        return measure(scenario, server, workers)
+        return measure(scenario, server, workers, profiler)
     finally:
         server.stop()  # measure() stops it; this is for when measure() itself failed
 
@@ -137,16 +148,18 @@ def run_scenario(
     workdir: Path,
     workers: int,
     repeat: int = 1,
+    profiler: Profiler | None = None,
 ) -> list[Section]:
     """Each server in turn on the same scenario, so their numbers sit side by side."""
     if scenario.kind == "history":
-        return _history_sections(scenario, launchers, workdir, workers, repeat)
+        return _history_sections(scenario, launchers, workdir, workers, repeat, profiler)
     if scenario.kind in OWN_RUNNER_KINDS or scenario.kind in CLUSTER_KINDS:
-        return [_triochat_only(scenario, launchers, workdir, workers, repeat)]
+        return [_triochat_only(scenario, launchers, workdir, workers, repeat, profiler)]
     runs: dict[str, list[Measurement]] = {launcher.label: [] for launcher in launchers}
     for _ in range(repeat):
         for launcher in launchers:
-            runs[launcher.label].append(run_on(scenario, launcher, workdir, workers))
+            run = run_on(scenario, launcher, workdir, workers, profiler=profiler)
+            runs[launcher.label].append(run)
     measured = {label: median_run(each, scenario.kind) for label, each in runs.items()}
     return [Section(scenario.title, scenario.kind, measured, scenario.name)]
 
@@ -157,6 +170,7 @@ def _triochat_only(
     workdir: Path,
     workers: int,
     repeat: int,
+    profiler: Profiler | None = None,
 ) -> Section:
     """A scenario only triochat can run (WebSocket, SASL, a cluster): n/a for the others."""
     measured: dict[str, Measurement] = {}
@@ -174,18 +188,22 @@ def _triochat_only(
                 return measure_websocket(scenario, workdir, workers, args)
             if scenario.kind == "logins":
                 return measure_logins(scenario, workdir, args)
-            return _cluster_beside_one_node(scenario, launcher, workdir, workers)
+            return _cluster_beside_one_node(scenario, launcher, workdir, workers, profiler)
 
         measured[launcher.label] = _repeated(once, repeat, scenario.kind)
     return Section(scenario.title, scenario.kind, measured, scenario.name)
 
 
 def _cluster_beside_one_node(
-    scenario: Scenario, launcher: TriochatLauncher, workdir: Path, workers: int
+    scenario: Scenario,
+    launcher: TriochatLauncher,
+    workdir: Path,
+    workers: int,
+    profiler: Profiler | None = None,
 ) -> Measurement:
     """The scenario on two nodes and Redis; fan-out and latency on one node too, same run."""
     cluster = ClusterLauncher(base_args=launcher.base_args, label=launcher.label)
-    result = run_on(scenario, cluster, workdir, workers)
+    result = run_on(scenario, cluster, workdir, workers, profiler=profiler)
     if scenario.kind == "cluster-scale":
         return result
     single = run_on(scenario, launcher, workdir, workers)
@@ -206,6 +224,7 @@ def _history_sections(
     workdir: Path,
     workers: int,
     repeat: int,
+    profiler: Profiler | None = None,
 ) -> list[Section]:
     """fanout5 with history on and with it off; the "on" rows say what history costs."""
     if all(launcher.history_args is None for launcher in launchers):
@@ -223,7 +242,9 @@ def _history_sections(
                 measured[launcher.label] = _not_applicable(scenario, launcher.label, "n/a")
                 continue
             args = launcher.history_args[variant]
-            runs = [run_on(scenario, launcher, workdir, workers, args) for _ in range(repeat)]
+            runs = [
+                run_on(scenario, launcher, workdir, workers, args, profiler) for _ in range(repeat)
+            ]
             measured[launcher.label] = median_run(runs, "throughput")
     for label, on in by_variant["on"].items():
         off = by_variant["off"][label]
@@ -254,10 +275,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     labels = [launcher.label for launcher in launchers]
     sections: list[Section] = []
+    profiler = None
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
+        profiler = Profiler(args.profile)
     with tempfile.TemporaryDirectory(prefix="triochat-bench-") as workdir:
         for name in names:
             sections_of_scenario = run_scenario(
-                scenarios[name], launchers, Path(workdir), args.workers, args.repeat
+                scenarios[name], launchers, Path(workdir), args.workers, args.repeat, profiler
             )
             for section in sections_of_scenario:
                 sections.append(section)
@@ -272,5 +297,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         record(body, command, args.results_file)
     if args.json:
         dump_json(sections, labels, args.json)
+    if profiler is not None:
+        _progress(f"profiles: {args.profile / 'summary.md'} ({profiler.runs} runs sampled)")
     failed = any(m.failures for s in sections for m in s.by_server.values())
     return 1 if failed else 0
