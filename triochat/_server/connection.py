@@ -77,8 +77,10 @@ class Connection:
         self.conn = client.conn
         self.client = client
         self.stream = stream
-        #: Cancelled to drop the connection at once (a kick).
-        self.scope = trio.CancelScope()
+        #: Cancelled to drop the connection at once (a kick): the cancel scope of
+        #: the connection's nursery, set when it opens (one scope fewer per
+        #: connection than a scope of its own around the nursery).
+        self.scope: trio.CancelScope | None = None
         #: Cancelled to stop reading, so that what is queued can still be flushed.
         self.read_scope = trio.CancelScope()
         self.outbox: Outbox
@@ -114,7 +116,8 @@ class Connection:
             self.kicked = True
             self.quit_reason = reason
             self.outbox.abandon()
-            self.scope.cancel()
+            if self.scope is not None:
+                self.scope.cancel()
 
     # -- reading ------------------------------------------------------------
 

@@ -318,20 +318,20 @@ class ChatServer:
         self.metrics.connection_opened(peer)  # metrics
         log.debug("connection %d opened", conn)
         try:
-            with connection.scope:
-                async with trio.open_nursery() as nursery:
-                    connection.outbox.attach(nursery)
-                    delivery.connections[conn] = connection
-                    delivery.apply(effects)
-                    try:
-                        await connection.read_loop()
-                        connection.finish()
-                        delivery.flush()
-                        # A writer task may still be sending: give it a bounded time.
-                        deadline = trio.current_time() + self.config.close_timeout
-                        nursery.cancel_scope.deadline = deadline
-                    finally:
-                        connection.outbox.detach()  # no writer may start once this body ends
+            async with trio.open_nursery() as nursery:
+                connection.scope = nursery.cancel_scope  # a kick cancels it all
+                connection.outbox.attach(nursery)
+                delivery.connections[conn] = connection
+                delivery.apply(effects)
+                try:
+                    await connection.read_loop()
+                    connection.finish()
+                    delivery.flush()
+                    # A writer task may still be sending: give it a bounded time.
+                    deadline = trio.current_time() + self.config.close_timeout
+                    nursery.cancel_scope.deadline = deadline
+                finally:
+                    connection.outbox.detach()  # no writer may start once this body ends
         except* (trio.BrokenResourceError, trio.ClosedResourceError):
             connection.quit_reason = connection.quit_reason or "Connection reset by peer"
         except* Exception:
