@@ -106,7 +106,7 @@ class Replica:
             conn = self.conns.get((event.node, event.conn))
             client = None if conn is None else state.network.clients.get(conn)
             if client is not None:
-                client.modes = set(event.modes)
+                client.modes = frozenset(event.modes)
                 state.network.modes_changed(client)
         elif isinstance(event, Intro):
             self._introduce(event.node, event.user)
@@ -148,7 +148,7 @@ class Replica:
         conn = next(self._ids)
         client = Client(conn, info.host, state.now(), origin=node, session=info.session)
         client.user, client.realname, client.away = info.user, info.realname, info.away
-        client.modes = set(info.modes)
+        client.modes = frozenset(info.modes)
         network.add(client)
         network.take_nick(client, info.nick, state.now())
         client.nick, client.has_nick, client.registered = info.nick, True, True
