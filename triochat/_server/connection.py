@@ -121,6 +121,10 @@ class Connection:
             if self.scope is not None:
                 self.scope.cancel()
 
+    def sendq_exceeded(self) -> None:
+        """Its outbox overflowed: the client stopped reading."""
+        self.kick("SendQ exceeded")
+
     # -- reading ------------------------------------------------------------
 
     async def read_loop(self) -> None:

@@ -313,7 +313,7 @@ class ChatServer:
             stream,
             delivery.flusher,
             sendq_bytes=self.config.sendq_bytes,
-            on_overflow=partial(connection.kick, "SendQ exceeded"),
+            on_overflow=connection.sendq_exceeded,
         )
         self.metrics.connection_opened(peer)  # metrics
         log.debug("connection %d opened", conn)
@@ -323,6 +323,7 @@ class ChatServer:
                 connection.outbox.attach(nursery)
                 delivery.connections[conn] = connection
                 delivery.apply(effects)
+                del effects  # this frame lasts as long as the connection: keep nothing spent
                 try:
                     await connection.read_loop()
                     connection.finish()
