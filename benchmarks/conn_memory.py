@@ -45,8 +45,10 @@ import trio
 from triochat._config import ServerConfig
 from triochat._server.server import ChatServer
 
+from .driver import WorkerPool, build_plans
 from .procstats import process_rss_kib, raise_open_file_limit
 from .protocol import channel_names, nick_for, registration
+from .scenarios import catalog
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -139,11 +141,18 @@ class _Measure:
         self.rss = 0
         self.types: collections.Counter[str] = collections.Counter()
         self.snapshot: tracemalloc.Snapshot | None = None
+        #: The most traced memory at any moment since the previous measurement.
+        self.peak = 0
+        self.traced = 0
+        #: Sampled near the peak (with --storm): what the storm holds at once.
+        self.peak_snapshot: tracemalloc.Snapshot | None = None
 
     def take(self) -> None:
         self.types = _type_counts()
         if self.trace:
             self.snapshot = tracemalloc.take_snapshot()
+            self.traced, self.peak = tracemalloc.get_traced_memory()
+            tracemalloc.reset_peak()
         self.rss = process_rss_kib(os.getpid())
 
 
@@ -173,6 +182,10 @@ async def _run(args: argparse.Namespace) -> tuple[_Measure, _Measure]:
         server: ChatServer = await nursery.start(
             lambda task_status: ChatServer(config).serve(listeners, task_status=task_status)
         )
+        if args.storm:
+            await _storm(server, host, port, args.clients, before, after)
+            nursery.cancel_scope.cancel()
+            return before, after
         command = [sys.executable, "-m", "benchmarks.conn_memory", "--child", f"{host}:{port}"]
         child = await trio.lowlevel.open_process(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE
@@ -197,6 +210,44 @@ async def _run(args: argparse.Namespace) -> tuple[_Measure, _Measure]:
     return before, after
 
 
+async def _storm(
+    server: ChatServer, host: str, port: int, clients: int, before: _Measure, after: _Measure
+) -> None:
+    """The ``scale`` scenario's storm: every client registers, then joins, at once.
+
+    Measured as the scenario does (before any client, after all joined), with
+    its own load generator: what the storm leaves behind, on top of the idle
+    weight, shows as the difference from the default (one client at a time).
+    """
+    scenario = catalog(quick=False, scale_clients=clients)["scale"]
+    before.take()
+    pool = await trio.to_thread.run_sync(WorkerPool, build_plans(scenario, host, port, 2))
+    try:
+        async with trio.open_nursery() as watching:
+            if before.trace:
+                watching.start_soon(_watch_peak, after)
+            timeout = scenario.connect_timeout_s
+            await trio.to_thread.run_sync(pool.collect, "registered", timeout)
+            pool.broadcast("join")
+            await trio.to_thread.run_sync(pool.collect, "ready", timeout)
+            await _settled(server, scenario.clients)
+            watching.cancel_scope.cancel()
+        after.take()
+    finally:
+        await trio.to_thread.run_sync(pool.close)
+
+
+async def _watch_peak(measure: _Measure) -> None:
+    """Keep a snapshot of the moment with the most traced memory (every second or so)."""
+    most = 0
+    while True:
+        await trio.sleep(1)
+        traced = tracemalloc.get_traced_memory()[0]
+        if traced > most:
+            most = traced
+            measure.peak_snapshot = tracemalloc.take_snapshot()
+
+
 async def _lines(stream: trio.abc.ReceiveStream) -> AsyncIterator[str]:
     buffer = b""
     while True:
@@ -210,7 +261,7 @@ async def _lines(stream: trio.abc.ReceiveStream) -> AsyncIterator[str]:
 
 
 def _report(before: _Measure, after: _Measure, clients: int) -> Iterator[str]:
-    yield f"{clients} idle clients measured (after {WARM_UP} for warm-up)"
+    yield f"{clients} idle clients measured"
     yield f"RSS growth per connection: {(after.rss - before.rss) / clients:.2f} KiB"
     grown = after.types - before.types
     objects = sum(grown.values())
@@ -223,6 +274,16 @@ def _report(before: _Measure, after: _Measure, clients: int) -> Iterator[str]:
     stats = after.snapshot.compare_to(before.snapshot, "lineno")
     total = sum(stat.size_diff for stat in stats)
     yield f"tracemalloc bytes per connection: {total / clients:.0f}"
+    peak = (after.peak - before.traced) / clients
+    yield f"  at the peak, while connecting: {peak:.0f} (what RSS may keep)"
+    if after.peak_snapshot is not None:
+        yield "near the peak, by site:"
+        yield from _sites(after.peak_snapshot.compare_to(before.snapshot, "lineno"), clients)
+        yield "after, by site:"
+    yield from _sites(stats, clients)
+
+
+def _sites(stats: list[tracemalloc.StatisticDiff], clients: int) -> Iterator[str]:
     for stat in stats[:TOP_SITES]:
         frame = stat.traceback[0]
         where = f"{_short(frame.filename)}:{frame.lineno}"
@@ -243,6 +304,9 @@ def main() -> None:
     parser.add_argument("--flood-control", action="store_true", help="as shipped: flood gates on")
     parser.add_argument(
         "--no-trace", dest="trace", action="store_false", help="RSS without tracemalloc"
+    )
+    parser.add_argument(
+        "--storm", action="store_true", help="all clients at once, as the scale scenario"
     )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
