@@ -14,9 +14,7 @@ the RecvQ) until the next token is due.
 
 from __future__ import annotations
 
-import errno
 import logging
-import os
 from typing import TYPE_CHECKING, Final
 
 import trio
@@ -32,6 +30,7 @@ from .._irc.wire import (
     serialize,
 )
 from .flood import FloodGate
+from .transports import receive_plain
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -171,7 +170,7 @@ class Connection:
                     continue
                 data = received
             elif plain is not None:
-                data = await _receive_plain(plain)
+                data = await receive_plain(plain, RECEIVE_BYTES)
             else:
                 data = await self.stream.receive_some(RECEIVE_BYTES)
             if not data:
@@ -292,38 +291,6 @@ class Connection:
             if self.closing:
                 return True
         return False
-
-
-async def _receive_plain(sock: trio.socket.SocketType) -> bytes:
-    """``receive_some`` of a plain TCP stream, straight from the kernel.
-
-    The steps of trio's ``SocketStream.receive_some`` (a cancellation point,
-    a read, then a schedule point; or waits until readable) without its five
-    layers of wrappers: an idle connection spends its life suspended here, and
-    each layer is an object it keeps (about 1.3 KB in all).
-    """
-    await trio.lowlevel.checkpoint_if_cancelled()
-    data = _read_now(sock)
-    if data is not None:
-        await trio.lowlevel.cancel_shielded_checkpoint()  # fairness: others run between reads
-        return data
-    while True:
-        await trio.lowlevel.wait_readable(sock)
-        data = _read_now(sock)
-        if data is not None:
-            return data
-
-
-def _read_now(sock: trio.socket.SocketType) -> bytes | None:
-    """What the kernel holds for ``sock`` (b"" at EOF); None when nothing yet."""
-    try:
-        return os.read(sock.fileno(), RECEIVE_BYTES)
-    except BlockingIOError:
-        return None
-    except OSError as error:  # as SocketStream says it
-        if error.errno == errno.EBADF:
-            raise trio.ClosedResourceError("this socket was already closed") from None
-        raise trio.BrokenResourceError(f"socket connection broken: {error}") from error
 
 
 def _size(line: Line) -> int:
