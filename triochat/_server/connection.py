@@ -5,7 +5,10 @@ The reader is the body of the connection's nursery (see
 bounds its wait: :meth:`Connection.finish` and :meth:`Connection.close`
 cancel it, and its deadline is the idle timer (PING, then ping timeout).
 Input only records the time it came; the deadline is checked against that
-when it fires, so busy clients cost no timer work per read.
+when it fires, so busy clients cost no timer work per read. A plain TCP
+socket is read straight from the kernel (:func:`~.transports.receive_plain`),
+as the flusher writes to it: an idle connection waits there, and what it
+weighs is mostly what that wait keeps (``python -m benchmarks.conn_memory``).
 
 With flood control, lines beyond the client's token bucket wait in its
 :class:`~.flood.FloodGate`; while they wait, the reader keeps reading (into
@@ -163,7 +166,7 @@ class Connection:
         while True:
             if gate is not None and gate.queue:
                 # Lines are waiting for a token: read meanwhile, until it is due.
-                received = await gate.receive_while_waiting(self.stream, RECEIVE_BYTES)
+                received = await gate.receive_while_waiting(stream, RECEIVE_BYTES)
                 if received is None:
                     if await self._drain(gate) or (gate.eof and not gate.queue):
                         return True
@@ -172,7 +175,7 @@ class Connection:
             elif plain is not None:
                 data = await receive_plain(plain, RECEIVE_BYTES)
             else:
-                data = await self.stream.receive_some(RECEIVE_BYTES)
+                data = await stream.receive_some(RECEIVE_BYTES)
             if not data:
                 if gate is None or not gate.queue:
                     return True
