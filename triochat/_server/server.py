@@ -41,7 +41,7 @@ from .._ops.metrics import Metrics
 from .._state.effects import ConnId
 from .._state.machine import ServerState
 from .admission import Admission
-from .connection import RECEIVE_BYTES, Connection
+from .connection import READS_PER_FLUSH, RECEIVE_BYTES, Connection
 from .delivery import Delivery
 from .fanout import Flusher, Outbox
 from .services import Services
@@ -105,6 +105,8 @@ class ChatServer:
                 AccountStore(path), threaded=threaded, hash_limiter=hashing
             )
         self._ids = itertools.count(1)
+        #: Reads left before a reader writes out what is pending (see READS_PER_FLUSH).
+        self.reads_until_flush = READS_PER_FLUSH
         self.admission = Admission()
         #: Runs every timer the state sets, in one task.
         self.timers = Timers(self._timer_due)
