@@ -1,4 +1,4 @@
-"""The outbox over real kernel sockets (``socketpair``, no ports): direct writes and backlog.
+"""The outbox and the reader over real kernel sockets (``socketpair``, no ports).
 
 In-memory streams always take the writer-task path; these tests cover the
 path real TCP connections take: straight to the kernel while it keeps up,
@@ -7,6 +7,7 @@ then through the backlog, in order, and a SendQ that ends a stalled reader.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import TYPE_CHECKING
 
@@ -164,3 +165,51 @@ async def test_cancelling_the_server_mid_flood_logs_no_error(
     for client in clients:
         await client.stream.aclose()
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+
+
+async def test_a_reset_connection_quits_as_reset_by_peer(nursery: trio.Nursery) -> None:
+    """The reader reads plain sockets itself: a reset must end it as trio's would."""
+    listener = SocketPairListener()
+    await nursery.start(ChatServer(config()).serve, [listener])
+    with trio.fail_after(10):
+        alice = await listener.connect()
+        bob = await listener.connect()
+        for client, nick in ((alice, "alice"), (bob, "bob")):
+            await client.register(nick)
+            await client.join("#a")
+        await alice.expect("JOIN", "#a")
+        await alice.send("PRIVMSG #a :unread")  # closing with unread input resets the peer
+        await alice.sync()  # written to bob in the same round as alice's PONG
+        await bob.stream.aclose()
+        quit_ = await alice.expect("QUIT")
+    assert quit_.source is not None
+    assert quit_.source.startswith("bob!")
+    assert quit_.params == ("Connection reset by peer",)
+    await alice.stream.aclose()
+
+
+async def test_a_reader_with_input_always_waiting_still_sees_cancellation() -> None:
+    """The reader reads plain sockets itself: a client that never pauses must not keep it
+    (and so the server) from being cancelled."""
+    listener = SocketPairListener()
+    lines = b"PRIVMSG #alone :and another thing\r\n" * 2000
+    with trio.fail_after(10):
+        async with trio.open_nursery() as outside:
+            async with trio.open_nursery() as nursery:
+                server = ChatServer(config(flood_control=False))
+                await nursery.start(server.serve, [listener])
+                chatty = await listener.connect()
+                await chatty.register("chatty")
+                await chatty.join("#alone")  # nobody else: what it says goes nowhere
+
+                async def talk() -> None:
+                    with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                        while True:
+                            await chatty.stream.send_all(lines)
+
+                outside.start_soon(talk)  # not cancelled with the server
+                while server.metrics.messages_in["privmsg"] < 10_000:  # noqa: ASYNC110
+                    await trio.sleep(0)  # until the reader is well into the stream
+                nursery.cancel_scope.cancel()
+            outside.cancel_scope.cancel()
+    await chatty.stream.aclose()

@@ -165,7 +165,7 @@ async def test_klines_survive_a_restart(
             first = ServerHarness(server, listener)
             alice = await first.client("alice")
             # OPER would run scrypt in a thread; make alice an operator directly.
-            server.state.network.clients[ConnId(1)].modes.add("o")
+            server.state.network.clients[ConnId(1)].modes |= {"o"}
             await alice.send("KLINE 30 bob@* :flooding", "DLINE 192.0.2.0/24 :bots")
             await alice.sync()
             nursery.cancel_scope.cancel()

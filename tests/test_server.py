@@ -14,6 +14,7 @@ import trio.testing
 from harness import MemoryListener, ServerHarness, config
 
 from triochat._config import ServerConfig
+from triochat._server import connection
 from triochat._server.server import ChatServer
 from triochat._state.machine import ServerState
 
@@ -376,3 +377,34 @@ def test_default_config_is_the_documented_one() -> None:
     defaults = ServerConfig()
     assert (defaults.registration_timeout, defaults.ping_interval) == (60.0, 120.0)
     assert defaults.sendq_bytes >= 1 << 20  # a busy server never kicks a healthy client
+
+
+async def test_every_so_many_reads_what_is_pending_is_written_out_in_mid_round(
+    autojump_clock: trio.testing.MockClock,
+    harness: ServerHarness,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A join storm wakes thousands of readers in one round: their output must not all
+    wait in memory for the end of it. Here every third read writes out what is pending."""
+    monkeypatch.setattr(connection, "READS_PER_FLUSH", 3)
+    server = harness.server
+    with trio.fail_after(10):
+        alice = await harness.client("alice", channel="#a")
+        bob = await harness.client("bob", channel="#a")
+        await alice.expect("JOIN", "#a")
+        flushes = 0
+        flush = server.delivery.flush
+
+        def counted_flush() -> None:
+            nonlocal flushes
+            flushes += 1
+            flush()
+
+        monkeypatch.setattr(server.delivery, "flush", counted_flush)
+        server.reads_until_flush = 3
+        for n in range(6):
+            await bob.send(f"PRIVMSG #a :{n}")
+            await trio.testing.wait_all_tasks_blocked()  # one read each
+        assert flushes == 2
+        for n in range(6):
+            assert (await alice.expect("PRIVMSG")).params == ("#a", str(n))

@@ -124,7 +124,7 @@ class Replica:
             conn = self.conns.get((event.node, event.conn))
             client = None if conn is None else state.network.clients.get(conn)
             if client is not None:
-                client.modes = set(event.modes)
+                client.modes = frozenset(event.modes)
                 state.network.modes_changed(client)
         elif isinstance(event, UserAccount):
             if event.node != self.node:  # the origin changed its own user already
@@ -195,7 +195,7 @@ class Replica:
         conn = next(self._ids)
         client = Client(conn, info.host, state.now(), origin=node, session=info.session)
         client.user, client.realname, client.away = info.user, info.realname, info.away
-        client.modes = set(info.modes)
+        client.modes = frozenset(info.modes)
         client.account, client.account_id = info.account, info.account_id
         network.add(client)
         network.take_nick(client, info.nick, state.now())

@@ -129,6 +129,8 @@ class LineReader:
     dropped up to and including the next LF, and reading goes on after it.
     """
 
+    __slots__ = ("_buffer", "_max", "_ready", "_scanned", "_skipping")  # one per connection
+
     def __init__(self, max_line_bytes: int = MAX_LINE_BYTES) -> None:
         self._max = max_line_bytes
         self._buffer = bytearray()

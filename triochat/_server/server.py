@@ -41,7 +41,7 @@ from .._ops.metrics import Metrics
 from .._state.effects import ConnId
 from .._state.machine import ServerState
 from .admission import Admission
-from .connection import RECEIVE_BYTES, Connection
+from .connection import READS_PER_FLUSH, RECEIVE_BYTES, Connection
 from .delivery import Delivery
 from .fanout import Flusher, Outbox
 from .services import Services
@@ -105,6 +105,8 @@ class ChatServer:
                 AccountStore(path), threaded=threaded, hash_limiter=hashing
             )
         self._ids = itertools.count(1)
+        #: Reads left before a reader writes out what is pending (see READS_PER_FLUSH).
+        self.reads_until_flush = READS_PER_FLUSH
         self.admission = Admission()
         #: Runs every timer the state sets, in one task.
         self.timers = Timers(self._timer_due)
@@ -320,25 +322,26 @@ class ChatServer:
             stream,
             delivery.flusher,
             sendq_bytes=self.config.sendq_bytes,
-            on_overflow=partial(connection.kick, "SendQ exceeded"),
+            on_overflow=connection.sendq_exceeded,
         )
         self.metrics.connection_opened(peer)  # metrics
         log.debug("connection %d opened", conn)
         try:
-            with connection.scope:
-                async with trio.open_nursery() as nursery:
-                    connection.outbox.attach(nursery)
-                    delivery.connections[conn] = connection
-                    delivery.apply(effects)
-                    try:
-                        await connection.read_loop()
-                        connection.finish()
-                        delivery.flush()
-                        # A writer task may still be sending: give it a bounded time.
-                        deadline = trio.current_time() + self.config.close_timeout
-                        nursery.cancel_scope.deadline = deadline
-                    finally:
-                        connection.outbox.detach()  # no writer may start once this body ends
+            async with trio.open_nursery() as nursery:
+                connection.scope = nursery.cancel_scope  # a kick cancels it all
+                connection.outbox.attach(nursery)
+                delivery.connections[conn] = connection
+                delivery.apply(effects)
+                del effects  # this frame lasts as long as the connection: keep nothing spent
+                try:
+                    await connection.read_loop()
+                    connection.finish()
+                    delivery.flush()
+                    # A writer task may still be sending: give it a bounded time.
+                    deadline = trio.current_time() + self.config.close_timeout
+                    nursery.cancel_scope.deadline = deadline
+                finally:
+                    connection.outbox.detach()  # no writer may start once this body ends
         except* (trio.BrokenResourceError, trio.ClosedResourceError):
             connection.quit_reason = connection.quit_reason or "Connection reset by peer"
         except* Exception:

@@ -33,6 +33,7 @@ from wsproto.events import BytesMessage, CloseConnection, Message, Ping, TextMes
 from wsproto.frame_protocol import CloseReason
 
 from .._irc.wire import MAX_LINE_BYTES
+from .._server.transports import receive_plain
 
 if TYPE_CHECKING:
     from wsproto.connection import Connection
@@ -59,8 +60,9 @@ class WebSocketStream(trio.abc.Stream):
         close_wait: float = CLOSE_WAIT,
     ) -> None:
         self.transport = transport
-        #: The socket the fan-out may write frames to directly: plain TCP only.
-        self._fd = transport.socket.fileno() if type(transport) is trio.SocketStream else None
+        #: The socket to read from and the fan-out to write frames to directly: plain TCP only.
+        self._socket = transport.socket if type(transport) is trio.SocketStream else None
+        self._fd = None if self._socket is None else self._socket.fileno()
         self._ws = connection
         self._binary = binary
         self._max = max_message_bytes
@@ -84,7 +86,11 @@ class WebSocketStream(trio.abc.Stream):
         if self._closed:
             raise trio.ClosedResourceError("the WebSocket was closed")
         while not self._inbox and not self._eof:
-            data = await self.transport.receive_some(RECEIVE_BYTES)
+            data: bytes | bytearray
+            if self._socket is not None:  # plain TCP: the reader's short way to the kernel
+                data = await receive_plain(self._socket, RECEIVE_BYTES)
+            else:
+                data = await self.transport.receive_some(RECEIVE_BYTES)
             self._ws.receive_data(bytes(data) if data else None)
             await self._handle_events()
         if not self._inbox:

@@ -88,7 +88,7 @@ def _user_mode(state: ServerState, client: Client, nick: str, changes: str) -> N
         elif change.adding and letter in _GRANTED_USER_MODES:
             continue  # +o is OPER's to give
         elif (letter in client.modes) != change.adding:
-            (client.modes.add if change.adding else client.modes.discard)(letter)
+            client.modes = client.modes | {letter} if change.adding else client.modes - {letter}
             state.network.modes_changed(client)
             applied.append(ModeChange(change.adding, letter))
             if letter == "o":

@@ -82,11 +82,11 @@ def answered(
         _failed(state, client, question.name)
         return
     client.oper = question.name
-    client.oper_failures.clear()
+    client.oper_failures = ()
     log.info("OPER %s: %s from %s", question.name, client.nick, client.host)
     out.numeric(client, rpl.RPL_YOUREOPER, "You are now an IRC operator")
     if "o" not in client.modes:
-        client.modes.add("o")
+        client.modes |= {"o"}
         state.network.modes_changed(client)
         out.send(client, out.event(client, "MODE", client.nick, "+o"))
 
@@ -115,7 +115,7 @@ def _failed(state: ServerState, client: Client, name: str) -> None:
     state.replies.numeric(client, rpl.ERR_PASSWDMISMATCH, "Password incorrect")
     recent = [at for at in client.oper_failures if at > now - _FAILURE_WINDOW]
     recent.append(now)
-    client.oper_failures[:] = recent
+    client.oper_failures = tuple(recent)
     if len(recent) >= _MAX_FAILURES:
         _remove(state, client, "Too many failed OPER attempts")
 

@@ -62,11 +62,13 @@ def cap(state: ServerState, client: Client, message: Message) -> None:
         if not changes or any(name not in state.capabilities for _, name in changes):
             _cap_reply(state, client, "NAK", requested)
             return
+        caps = set(client.caps)
         for remove, name in changes:
             if remove:
-                client.caps.discard(name)
+                caps.discard(name)
             else:
-                client.caps.add(name)
+                caps.add(name)
+        client.caps = frozenset(caps)
         client.tag_variant = tag_variant(client.caps)
         _cap_reply(state, client, "ACK", requested)
     elif subcommand == "END":
