@@ -32,7 +32,7 @@ import trio
 
 from triochat._config import ServerConfig
 from triochat._irc.tags import visible_tags
-from triochat._irc.wire import parse, serialize
+from triochat._irc.wire import EMPTY_TAGS, parse, serialize, with_tags
 from triochat._ops.metrics import Metrics
 from triochat._server.delivery import Delivery
 from triochat._server.fanout import Flusher, Outbox
@@ -79,12 +79,15 @@ def run(messages: int) -> int:
             if not isinstance(effect, Send):
                 continue
             variants: dict[int, bytes] = {}
+            untagged = b""
             for conn in effect.targets:
                 variant = clients[conn].tag_variant
                 data = variants.get(variant)
                 if data is None:
+                    if not untagged:  # as Delivery.fan_out: the body once, tags per variant
+                        untagged = serialize(effect.message, tags=EMPTY_TAGS)
                     tags = visible_tags(effect.message.tags, variant)
-                    data = variants[variant] = serialize(effect.message, tags=tags)
+                    data = variants[variant] = with_tags(tags, untagged)
                 written += len(data)
     return written
 
