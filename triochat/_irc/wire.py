@@ -251,7 +251,7 @@ def parse(line: bytes) -> Message:
         tags_section, body = (line, b"") if space == -1 else (line[:space], line[space + 1 :])
         if len(tags_section) + 1 > MAX_TAGS_BYTES:
             raise LineTooLong("tags section too long", _command_of(body.decode(errors="replace")))
-    if len(body.lstrip(b" ")) + 2 > MAX_BODY_BYTES:
+    if len(body) + 2 > MAX_BODY_BYTES and len(body.lstrip(b" ")) + 2 > MAX_BODY_BYTES:
         raise LineTooLong("line too long", _command_of(body.decode(errors="replace")))
     try:
         text = body.decode()
@@ -261,7 +261,7 @@ def parse(line: bytes) -> Message:
         raise InvalidUtf8("line is not valid UTF-8", command) from None
     if "\0" in text or "\0" in raw_tags:
         raise MalformedMessage("line contains a NUL byte", _command_of(text.replace("\0", " ")))
-    if any(char in text or char in raw_tags for char in "\r\n"):
+    if "\r" in text or "\n" in text or "\r" in raw_tags or "\n" in raw_tags:
         # A bare CR (or a LF) may appear nowhere in a message, and serialize()
         # refuses to write one: accepting it would make the message unrelayable.
         raise MalformedMessage("line contains a CR or LF", _command_of(text))
@@ -280,16 +280,16 @@ def parse(line: bytes) -> Message:
         raise MalformedMessage(f"invalid command {command[:20]!r}")
     command = command.upper()
 
-    params: list[str] = []
-    while rest:
-        rest = rest.lstrip(" ")
-        if not rest:
-            break
-        if rest.startswith(":"):
-            params.append(rest[1:])
-            break
-        param, _, rest = rest.partition(" ")
-        params.append(param)
+    # Middle parameters are separated by runs of spaces; the first one that
+    # starts with ":" is the trailing parameter, which takes the rest as it is.
+    rest = rest.lstrip(" ")
+    if rest.startswith(":"):
+        params = [rest[1:]]
+    else:
+        middle, colon, trailing = rest.partition(" :")
+        params = [param for param in middle.split(" ") if param]
+        if colon:
+            params.append(trailing)
     if len(params) > MAX_PARAMS:
         raise TooManyParams(f"more than {MAX_PARAMS} parameters", command)
     tags = _parse_tags(raw_tags) if raw_tags else EMPTY_TAGS
