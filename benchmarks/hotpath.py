@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING, cast
 import trio
 
 from triochat._config import ServerConfig
+from triochat._history.service import History
+from triochat._history.store import HistoryStore
 from triochat._irc.tags import visible_tags
 from triochat._irc.wire import EMPTY_TAGS, parse, serialize, with_tags
 from triochat._ops.metrics import Metrics
@@ -53,7 +55,8 @@ DRAIN_EVERY = 20
 
 def _room() -> tuple[ServerState, list[ConnId]]:
     """A server with one channel of ``MEMBERS`` clients, half of them taking every tag."""
-    state = ServerState(ServerConfig(motd=None))
+    # --no-history: as `triochat serve --no-history` (no msgid, nothing recorded).
+    state = ServerState(ServerConfig(motd=None, history="--no-history" not in sys.argv))
     conns = []
     for i in range(MEMBERS):
         conn = ConnId(i + 1)
@@ -104,8 +107,11 @@ def run_delivered(messages: int) -> int:
     """Send ``messages`` PRIVMSGs on through the server's delivery into sockets; bytes written."""
     state, conns = _room()
     flusher = Flusher()
+    # Recorded messages are queued for the writer, which never runs here: the
+    # event loop's share of history (History.record), not the thread's.
+    history = History(HistoryStore(":memory:")) if state.recording else None
     delivery = Delivery(
-        state.config, state, flusher, cast("Timers", None), history=None, metrics=Metrics()
+        state.config, state, flusher, cast("Timers", None), history=history, metrics=Metrics()
     )
     readers = []
     for conn in conns:
