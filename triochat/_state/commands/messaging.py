@@ -162,7 +162,8 @@ def _route(
     out = state.replies
     echo = "echo-message" in client.caps
     if is_channel(target):
-        channel = state.network.channel(target)
+        key = casefold(target)  # the channel's key, and its history's
+        channel = state.network.channels.get(key)
         if channel is None:
             if not quiet:
                 out.numeric(client, rpl.ERR_NOSUCHNICK, target, "No such nick/channel")
@@ -181,7 +182,7 @@ def _route(
             recipients.remove(client.conn)
         if echo:  # the echo goes to the sender even when it is not a member (-n)
             recipients.append(client.conn)
-        return channel.name, recipients, casefold(channel.name), None
+        return channel.name, recipients, key, None
     peer = state.network.user(target)
     if peer is None:
         if not quiet:
