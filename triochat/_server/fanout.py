@@ -152,8 +152,11 @@ class Outbox:
             self._on_overflow()
             return
         pending = self._pending
-        if not pending:
-            self._flusher.add(self)
+        if not pending:  # the first since the last flush: the flusher must come by
+            due = self._flusher.due
+            if not due:
+                self._flusher.wake()
+            due.append(self)
         pending.append(data)
 
     def put_last(self, data: bytes) -> None:
@@ -292,20 +295,27 @@ class Flusher:
     """
 
     def __init__(self) -> None:
-        self._outboxes: list[Outbox] = []
+        #: The outboxes that received something since the last flush. Outbox.put
+        #: appends to it itself (see :meth:`add`): it runs once per delivery.
+        self.due: list[Outbox] = []
         self._wakeup = trio.Event()
         #: Bytes handed on by every flush so far (counted per write, not per message).
         self.written = 0
 
+    def wake(self) -> None:
+        """Have :meth:`run` flush in the next round (the first outbox is due)."""
+        self._wakeup.set()
+
     def add(self, outbox: Outbox) -> None:
         """Remember ``outbox`` for the next flush (it has just become non-empty)."""
-        if not self._outboxes:
-            self._wakeup.set()
-        self._outboxes.append(outbox)
+        if not self.due:
+            self.wake()
+        self.due.append(outbox)
 
     def flush(self) -> None:
         """Write out everything pending now, without waiting for the next round."""
-        outboxes, self._outboxes = self._outboxes, []
+        outboxes = self.due
+        self.due = []
         written = 0
         for outbox in outboxes:
             written += outbox.write_pending()
