@@ -526,3 +526,37 @@ async def test_a_query_saves_the_gathering_group_at_once(
         start = trio.current_time()
         assert texts(await chathistory(alice, "LATEST #room * 1")) == ["just said"]
         assert trio.current_time() - start < GROUP_COMMIT_SECONDS / 10
+
+
+async def test_a_full_write_queue_drops_and_says_so_and_keeps_the_rest(
+    autojump_clock: trio.testing.MockClock,
+    memory_store: HistoryStore,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The queue to the writer has a bound: past it a message is counted lost, never waited for."""
+    history = History(memory_store, queue_size=2)
+    async with history.running():
+        for n in range(3):  # the writer gathers: nothing is taken before the group's deadline
+            history.record(entry(n, n))
+        assert (history.lost, history.queue_depth) == (1, 2)
+        assert "the write queue is full" in caplog.text
+        await history.settled()
+        history.record(entry(3, 3))  # room again: taken, and the recovery is logged
+        query = HistoryQuery("LATEST", "#room", ("#room",), "s", UNBOUNDED, UNBOUNDED, 10)
+        saved = await history.fetch(query)
+    assert sorted(e.text for e in saved) == ["text 0", "text 1", "text 3"]
+    assert (history.saved, history.lost) == (3, 1)
+    assert "the write queue has room again" in caplog.text
+
+
+async def test_shutdown_saves_what_is_queued_without_waiting_for_the_group(
+    autojump_clock: trio.testing.MockClock, memory_store: HistoryStore
+) -> None:
+    history = History(memory_store)
+    async with history.running():
+        history.record(entry(0, 0))
+        start = trio.current_time()
+    assert trio.current_time() - start < GROUP_COMMIT_SECONDS
+    assert (history.saved, history.lost) == (1, 0)
+    history.record(entry(1, 1))  # after shutdown: counted lost, not queued
+    assert history.lost == 1

@@ -301,7 +301,7 @@ def test_preloaded_history_is_replayed() -> None:
     chat = Chat()
     alice = chat.register("alice")
     old = HistoryEntry(START_MS - 5000, "x1", "#room", "#Room", "zed!~z@h", "PRIVMSG", "before")
-    secret = replace(old, msgid="x2", key=private_key("a", "b"), readers=("s1", "s2"))
+    secret = old._replace(msgid="x2", key=private_key("a", "b"), readers=("s1", "s2"))
     chat.state.preload([old, secret])
     lines = lines_to(alice, chat.feed(alice, "JOIN #room"))
     assert lines[-2] == ":zed!~z@h PRIVMSG #Room :[2024-01-02 03:04:00] before"
@@ -310,7 +310,7 @@ def test_preloaded_history_is_replayed() -> None:
 def test_stamped_text_keeps_an_action_an_action() -> None:
     entry = HistoryEntry(START_MS, "i", "#r", "#r", "a!b@c", "PRIVMSG", "\x01ACTION\x01")
     assert stamped_text(entry) == "\x01ACTION [2024-01-02 03:04:05]\x01"
-    assert stamped_text(replace(entry, text="plain")) == "[2024-01-02 03:04:05] plain"
+    assert stamped_text(entry._replace(text="plain")) == "[2024-01-02 03:04:05] plain"
 
 
 # ---------------------------------------------------------------------------

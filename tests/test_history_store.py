@@ -8,7 +8,6 @@ private conversation, retention, and how a bad database file is refused.
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import pytest
@@ -118,7 +117,7 @@ def test_what_is_saved_is_there_after_reopening(tmp_path: Path) -> None:
 
 def test_any_text_comes_back_exactly(store: HistoryStore) -> None:
     texts = ["Grüße, 世界 😀", "\x01ACTION waves\x01", 'quotes " and \\ back', "\u2028 \ufeff"]
-    entries = [replace(said(n), text=text) for n, text in enumerate(texts)]
+    entries = [said(n)._replace(text=text) for n, text in enumerate(texts)]
     store.append_many(entries)
     query = HistoryQuery("LATEST", "#room", ("#room",), "s", UNBOUNDED, UNBOUNDED, 10)
     assert store.fetch(query) == entries

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final
+from typing import Final, NamedTuple
 
 from .._irc.names import casefold
 
@@ -41,8 +41,7 @@ _LIMIT: Final = re.compile(r"[0-9]+")
 _ACTION: Final = "\x01ACTION"
 
 
-@dataclass(frozen=True, slots=True)
-class HistoryEntry:
+class HistoryEntry(NamedTuple):
     """One message as the server relayed it, kept for replay and ``CHATHISTORY``.
 
     ``key`` says whose history it is: a channel's casefolded name, or for a
@@ -50,6 +49,11 @@ class HistoryEntry:
     ``None`` for a channel message (its members may read it) and, for a
     private message, the sessions of its sender and recipient: the only
     connections that may ever read it back.
+
+    A named tuple rather than a frozen dataclass: one is made for every chat
+    line recorded, and a frozen dataclass of eight fields cost 13,200
+    instructions to make (each field set through ``object.__setattr__``)
+    against about 1,000 for a tuple made in C.
     """
 
     time_ms: int

@@ -60,12 +60,16 @@ _COLUMNS: Final = (
 )
 #: Private rows are visible to their two sessions only; channel rows have no session.
 _VISIBLE: Final = "(sender_session IS NULL OR :session IN (sender_session, recipient_session))"
-#: Saves a JSON array of rows (in ``_COLUMNS`` order), keeping the array's order.
+#: Saves a JSON array of entries (each ``[time, msgid, key, target, source, command,
+#: text, readers]``, readers null or ``[sender, recipient]``), keeping the array's order.
 _INSERT_JSON: Final = f"""
 INSERT OR IGNORE INTO messages ({_COLUMNS})
-SELECT {", ".join(f"json_extract(row.value, '$[{n}]')" for n in range(9))}
+SELECT {", ".join(f"json_extract(row.value, '$[{n}]')" for n in range(7))},
+    json_extract(row.value, '$[7][0]'), json_extract(row.value, '$[7][1]')
 FROM json_each(?) AS row ORDER BY row.key
 """
+#: Entries (named tuples) are JSON arrays as they are; they never hold cycles.
+_ENCODER: Final = json.JSONEncoder(ensure_ascii=False, check_circular=False)
 _FIRST: Final = (-1, -1)  # a position before every row
 _LAST: Final = (1 << 62, 1 << 62)  # a position after every row
 
@@ -92,21 +96,6 @@ def _entry(row: tuple[Any, ...]) -> HistoryEntry:
     time_ms, msgid, key, target, source, command, text, sender, recipient = row[:9]
     readers = None if sender is None else (sender, recipient)
     return HistoryEntry(time_ms, msgid, key, target, source, command, text, readers)
-
-
-def _row(entry: HistoryEntry) -> tuple[object, ...]:
-    """An entry as the values of ``_COLUMNS``."""
-    readers = entry.readers or (None, None)
-    return (
-        entry.time_ms,
-        entry.msgid,
-        entry.key,
-        entry.target,
-        entry.source,
-        entry.command,
-        entry.text,
-        *readers,
-    )
 
 
 class HistoryStore:
@@ -175,7 +164,9 @@ class HistoryStore:
         asks for it back while the event loop is busy waits up to the switch
         interval (5 ms) each time, so a row per step would crawl under load.
         """
-        rows = json.dumps([_row(entry) for entry in entries], ensure_ascii=False)
+        # Encoding holds the GIL (the event loop waits meanwhile): the entries go
+        # as they are, without a tuple made per row first.
+        rows = _ENCODER.encode(entries)
         with self._db:
             self._db.execute(_INSERT_JSON, (rows,))
 

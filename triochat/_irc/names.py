@@ -24,6 +24,7 @@ __all__ = [
 
 CASEMAPPING: Final = "rfc1459"
 CHANNEL_PREFIXES: Final = "#"
+_CHANNEL_PREFIXES: Final = tuple(CHANNEL_PREFIXES)  # as str.startswith takes them
 MAX_NICK_LENGTH: Final = 30
 MAX_CHANNEL_LENGTH: Final = 50
 
@@ -47,7 +48,7 @@ def valid_nick(nick: str) -> bool:
 
 def is_channel(target: str) -> bool:
     """True when ``target`` names a channel rather than a nickname."""
-    return target.startswith(tuple(CHANNEL_PREFIXES))
+    return target.startswith(_CHANNEL_PREFIXES)
 
 
 def valid_channel(name: str) -> bool:

@@ -20,6 +20,7 @@ carrying the command it concerns so that the caller can answer precisely.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Final
@@ -44,6 +45,7 @@ __all__ = [
     "TooManyParams",
     "parse",
     "serialize",
+    "with_tags",
 ]
 
 #: The body of a line (source, command, parameters), CRLF included (RFC 1459).
@@ -61,6 +63,7 @@ _FORBIDDEN_IN_PARAM: Final = ("\r", "\n", "\0")
 # A tag key ends at "=", ";" or a space, and no part of a line may hold CR, LF or NUL.
 _FORBIDDEN_IN_TAG_KEY: Final = frozenset(" ;=\r\n\0")
 _TAG_ESCAPES: Final = {":": ";", "s": " ", "\\": "\\", "r": "\r", "n": "\n"}
+_TAG_SPECIAL: Final = re.compile("[; \\\\\r\n\0]")  # what _TAG_UNESCAPE_TABLE changes
 _TAG_UNESCAPE_TABLE: Final = str.maketrans(
     {";": "\\:", " ": "\\s", "\\": "\\\\", "\r": "\\r", "\n": "\\n", "\0": ""}
 )
@@ -252,7 +255,7 @@ def parse(line: bytes) -> Message:
         tags_section, body = (line, b"") if space == -1 else (line[:space], line[space + 1 :])
         if len(tags_section) + 1 > MAX_TAGS_BYTES:
             raise LineTooLong("tags section too long", _command_of(body.decode(errors="replace")))
-    if len(body.lstrip(b" ")) + 2 > MAX_BODY_BYTES:
+    if len(body) + 2 > MAX_BODY_BYTES and len(body.lstrip(b" ")) + 2 > MAX_BODY_BYTES:
         raise LineTooLong("line too long", _command_of(body.decode(errors="replace")))
     try:
         text = body.decode()
@@ -262,7 +265,7 @@ def parse(line: bytes) -> Message:
         raise InvalidUtf8("line is not valid UTF-8", command) from None
     if "\0" in text or "\0" in raw_tags:
         raise MalformedMessage("line contains a NUL byte", _command_of(text.replace("\0", " ")))
-    if any(char in text or char in raw_tags for char in "\r\n"):
+    if "\r" in text or "\n" in text or "\r" in raw_tags or "\n" in raw_tags:
         # A bare CR (or a LF) may appear nowhere in a message, and serialize()
         # refuses to write one: accepting it would make the message unrelayable.
         raise MalformedMessage("line contains a CR or LF", _command_of(text))
@@ -281,30 +284,93 @@ def parse(line: bytes) -> Message:
         raise MalformedMessage(f"invalid command {command[:20]!r}")
     command = command.upper()
 
-    params: list[str] = []
-    while rest:
-        rest = rest.lstrip(" ")
-        if not rest:
-            break
-        if rest.startswith(":"):
-            params.append(rest[1:])
-            break
-        param, _, rest = rest.partition(" ")
-        params.append(param)
+    # Middle parameters are separated by runs of spaces; the first one that
+    # starts with ":" is the trailing parameter, which takes the rest as it is.
+    rest = rest.lstrip(" ")
+    if rest.startswith(":"):
+        params = [rest[1:]]
+    else:
+        middle, colon, trailing = rest.partition(" :")
+        params = [param for param in middle.split(" ") if param]
+        if colon:
+            params.append(trailing)
     if len(params) > MAX_PARAMS:
         raise TooManyParams(f"more than {MAX_PARAMS} parameters", command)
     tags = _parse_tags(raw_tags) if raw_tags else EMPTY_TAGS
     return Message(command, tuple(params), source or None, tags)
 
 
-def _check_param(param: str, *, last: bool) -> str:
-    if any(bad in param for bad in _FORBIDDEN_IN_PARAM):
-        raise LocalProtocolError(f"parameter contains CR, LF or NUL: {param!r}")
-    if last and (not param or " " in param or param.startswith(":")):
-        return ":" + param
-    if not last and (not param or " " in param or param.startswith(":")):
-        raise LocalProtocolError(f"middle parameter cannot be written: {param!r}")
-    return param
+def _unwritable(message: Message) -> LocalProtocolError:
+    """Why ``message`` cannot be written (the slow path, once a cheap check has failed)."""
+    source = message.source
+    if source is not None and (not source or any(c in source for c in " \r\n\0")):
+        return LocalProtocolError(f"source cannot be written: {source!r}")
+    command = message.command
+    if not command or not (command.isascii() and command.isalnum()):
+        return LocalProtocolError(f"command cannot be written: {command!r}")
+    last = len(message.params) - 1
+    for i, param in enumerate(message.params):
+        if any(bad in param for bad in _FORBIDDEN_IN_PARAM):
+            return LocalProtocolError(f"parameter contains CR, LF or NUL: {param!r}")
+        if i < last and (not param or " " in param or param.startswith(":")):
+            return LocalProtocolError(f"middle parameter cannot be written: {param!r}")
+    raise AssertionError(f"{message!r} can be written")  # pragma: no cover
+
+
+def _body(message: Message) -> str:
+    """Source, command and parameters, CRLF-terminated: the line without its tags.
+
+    Every chat line is written here, so the checks are cheap ones over the
+    whole line; only a message that fails them is looked at part by part.
+    """
+    command = message.command
+    if not (command.isascii() and command.isalnum()):  # "" is not alphanumeric either
+        raise _unwritable(message)
+    params = message.params
+    if params:
+        last = params[-1]
+        if not last or " " in last or last[0] == ":":
+            last = ":" + last
+        if len(params) == 1:
+            line = f"{command} {last}"
+        else:
+            middle = params[:-1]
+            for param in middle:
+                if not param or " " in param or param[0] == ":":
+                    raise _unwritable(message)
+            line = f"{command} {' '.join(middle)} {last}"
+    else:
+        line = command
+    source = message.source
+    if source is not None:
+        if not source or " " in source:
+            raise _unwritable(message)
+        line = f":{source} {line}"
+    # The command is alphanumeric and tag values are escaped: a CR, LF or NUL
+    # here came from the source or a parameter, and would break the framing.
+    if "\r" in line or "\n" in line or "\0" in line:
+        raise _unwritable(message)
+    return line + "\r\n"
+
+
+def _escape_tag_value(value: str) -> str:
+    """``value`` as a tag value is written (IRCv3 escapes).
+
+    Most values (times, message ids) have nothing to escape: one regex scan
+    in C says so, where translate() looks every character up in a dict.
+    """
+    return value.translate(_TAG_UNESCAPE_TABLE) if _TAG_SPECIAL.search(value) else value
+
+
+def _tags_section(tags: Mapping[str, str]) -> str:
+    """``@key=value;...`` and the space after it, escaped; raise if a key cannot be written."""
+    for key in tags:
+        if not key or not _FORBIDDEN_IN_TAG_KEY.isdisjoint(key):
+            raise LocalProtocolError(f"tag key cannot be written: {key!r}")
+    encoded = ";".join(
+        f"{key}={_escape_tag_value(value)}" if value else key for key, value in tags.items()
+    )
+    return f"@{encoded} "
 
 
 def serialize(message: Message, *, tags: Mapping[str, str] | None = None) -> bytes:
@@ -315,25 +381,17 @@ def serialize(message: Message, *, tags: Mapping[str, str] | None = None) -> byt
     write a line that could be mis-framed.
     """
     tags = message.tags if tags is None else tags
-    parts: list[str] = []
-    for key in tags:
-        if not key or not _FORBIDDEN_IN_TAG_KEY.isdisjoint(key):
-            raise LocalProtocolError(f"tag key cannot be written: {key!r}")
     if tags:
-        encoded = ";".join(
-            f"{key}={value.translate(_TAG_UNESCAPE_TABLE)}" if value else key
-            for key, value in tags.items()
-        )
-        parts.append("@" + encoded)
-    if message.source is not None:
-        if not message.source or any(c in message.source for c in " \r\n\0"):
-            raise LocalProtocolError(f"source cannot be written: {message.source!r}")
-        parts.append(":" + message.source)
-    command = message.command
-    if not command or not (command.isascii() and command.isalnum()):
-        raise LocalProtocolError(f"command cannot be written: {command!r}")
-    parts.append(command)
-    params = message.params
-    last = len(params) - 1
-    parts.extend(_check_param(param, last=i == last) for i, param in enumerate(params))
-    return (" ".join(parts) + "\r\n").encode()
+        return (_tags_section(tags) + _body(message)).encode()
+    return _body(message).encode()
+
+
+def with_tags(tags: Mapping[str, str], untagged: bytes) -> bytes:
+    """``untagged`` (``serialize(message, tags={})``) with ``tags`` written before it.
+
+    The fan-out writes the body of a message once and adds each recipient
+    variant's tags to it, instead of writing the whole line per variant.
+    """
+    if not tags:
+        return untagged
+    return _tags_section(tags).encode() + untagged

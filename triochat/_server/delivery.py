@@ -18,7 +18,7 @@ from .._accounts.service import AccountsUnavailable
 from .._history.records import HistoryQuery
 from .._history.service import HistoryUnavailable
 from .._irc.tags import TAG_VARIANTS, visible_tags
-from .._irc.wire import serialize
+from .._irc.wire import EMPTY_TAGS, serialize, with_tags
 from .._state.effects import Ask, Close, GuestNick, NickClaim, Record, Schedule, Send
 from .._state.questions import ContinueList, PasswordCheck, Rehash, ServerBanChange
 
@@ -137,6 +137,7 @@ class Delivery:
         variants: list[bytes | None] = [None] * TAG_VARIANTS
         if send.exact_tags:  # tags already chosen for the recipient: one variant for all
             variants = [serialize(message)] * TAG_VARIANTS
+        untagged = b""  # the line without tags: written once, shared by every variant
         for conn in send.targets:
             connection = connections.get(conn)
             if connection is None:
@@ -145,8 +146,10 @@ class Delivery:
             variant = connection.client.tag_variant
             data = variants[variant]
             if data is None:
+                if not untagged:
+                    untagged = serialize(message, tags=EMPTY_TAGS)
                 tags = visible_tags(message.tags, variant)
-                data = variants[variant] = serialize(message, tags=tags)
+                data = variants[variant] = with_tags(tags, untagged)
             connection.outbox.put(data)
         self.metrics.delivered(message.command, len(send.targets) - missing)  # metrics
 

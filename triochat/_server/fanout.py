@@ -146,14 +146,18 @@ class Outbox:
         """Queue ``data``; the :class:`Flusher` writes it out this scheduling round."""
         if self.closed:
             return
-        self.queued += len(data)
-        if self.queued > self._sendq:
+        queued = self.queued = self.queued + len(data)
+        if queued > self._sendq:
             self.abandon()
             self._on_overflow()
             return
-        if not self._pending:
-            self._flusher.add(self)
-        self._pending.append(data)
+        pending = self._pending
+        if not pending:  # the first since the last flush: the flusher must come by
+            due = self._flusher.due
+            if not due:
+                self._flusher.wake()
+            due.append(self)
+        pending.append(data)
 
     def put_last(self, data: bytes) -> None:
         """Queue ``data`` whatever the SendQ, then accept nothing more (goodbyes)."""
@@ -180,39 +184,59 @@ class Outbox:
         Return how many bytes were handed on (the server's bytes-out metric).
         """
         pending = self._pending
-        if not pending or self._abandoned:
+        if not pending:
+            return 0
+        if self._abandoned:
             pending.clear()
             return 0
         data = pending[0] if len(pending) == 1 else b"".join(pending)
         pending.clear()
+        fd = self._fd
+        if fd is None or self._writer_done is not None:
+            return self._hand_on(data)
+        # A plain socket with nothing in flight: nearly every flush of nearly
+        # every connection ends here, so this path is kept to the bare write.
+        try:
+            written = os.write(fd, data)
+        except OSError:  # full (EAGAIN), or broken: the writer task will tell which
+            written = 0
+        self.queued -= written
+        if written == len(data):
+            return written
+        return written + self._to_writer(data[written:])
+
+    def _hand_on(self, data: bytes) -> int:
+        """Write ``data`` for a framed stream, or behind a backlog; the bytes handed on."""
         size = len(data)
         framed = self._framed
-        fd = self._fd
         if framed is not None:
             # From here the SendQ counts the frames: they are what the kernel takes.
             frames = framed.frame(data)
             self.queued += len(frames) - size
             data, size = frames, len(frames)
-            if self._writer_done is None:
-                fd = framed.direct_fd()
-        written = 0
-        if self._writer_done is None and fd is not None:
-            try:
-                written = os.write(fd, data)
-            except OSError:  # full (EAGAIN), or broken: the writer task will tell which
-                written = 0
-            self.queued -= written
-            if written == size:
-                return size
-            data = data[written:]
-            if framed is not None and written:
-                framed.hold()  # the kernel may have taken part of a frame
+            fd = framed.direct_fd() if self._writer_done is None else None
+            if fd is not None:
+                try:
+                    written = os.write(fd, data)
+                except OSError:  # full (EAGAIN), or broken: the writer task will tell which
+                    written = 0
+                self.queued -= written
+                if written == size:
+                    return size
+                data = data[written:]
+                if written:
+                    framed.hold()  # the kernel may have taken part of a frame
+                return written + self._to_writer(data)
+        return self._to_writer(data)
+
+    def _to_writer(self, data: bytes) -> int:
+        """Queue ``data`` for the writer task, starting it if needed; the bytes handed on."""
         nursery = self._nursery
         if self._writer_done is None and nursery is None:
             # Detached: the connection is ending and no writer may start.
-            if framed is not None:
-                framed.release()
-            return written
+            if self._framed is not None:
+                self._framed.release()
+            return 0
         if self._backlog is None:
             # Every item is at least one byte and the SendQ bounds the bytes, so
             # this bound is never what refuses an item: the SendQ check is.
@@ -222,7 +246,7 @@ class Outbox:
             assert nursery is not None
             self._writer_done = trio.Event()
             nursery.start_soon(self._write_backlog, self._backlog_reader, self._writer_done)
-        return size
+        return len(data)
 
     async def _write_backlog(
         self, backlog: trio.MemoryReceiveChannel[bytes] | None, done: trio.Event
@@ -271,20 +295,27 @@ class Flusher:
     """
 
     def __init__(self) -> None:
-        self._outboxes: list[Outbox] = []
+        #: The outboxes that received something since the last flush. Outbox.put
+        #: appends to it itself (see :meth:`add`): it runs once per delivery.
+        self.due: list[Outbox] = []
         self._wakeup = trio.Event()
         #: Bytes handed on by every flush so far (counted per write, not per message).
         self.written = 0
 
+    def wake(self) -> None:
+        """Have :meth:`run` flush in the next round (the first outbox is due)."""
+        self._wakeup.set()
+
     def add(self, outbox: Outbox) -> None:
         """Remember ``outbox`` for the next flush (it has just become non-empty)."""
-        if not self._outboxes:
-            self._wakeup.set()
-        self._outboxes.append(outbox)
+        if not self.due:
+            self.wake()
+        self.due.append(outbox)
 
     def flush(self) -> None:
         """Write out everything pending now, without waiting for the next round."""
-        outboxes, self._outboxes = self._outboxes, []
+        outboxes = self.due
+        self.due = []
         written = 0
         for outbox in outboxes:
             written += outbox.write_pending()

@@ -136,6 +136,8 @@ def _targets(
         if not quiet:
             out.numeric(client, rpl.ERR_NOTEXTTOSEND, "No text to send")
         return None
+    if "," not in message.params[0]:  # one target, nearly always
+        return message.params[:1]
     targets = message.params[0].split(",")
     if len(targets) > MAX_TARGETS:
         if not quiet:
@@ -160,7 +162,8 @@ def _route(
     out = state.replies
     echo = "echo-message" in client.caps
     if is_channel(target):
-        channel = state.network.channel(target)
+        key = casefold(target)  # the channel's key, and its history's
+        channel = state.network.channels.get(key)
         if channel is None:
             if not quiet:
                 out.numeric(client, rpl.ERR_NOSUCHNICK, target, "No such nick/channel")
@@ -171,12 +174,15 @@ def _route(
                     client, rpl.ERR_CANNOTSENDTOCHAN, channel.name, "Cannot send to channel"
                 )
             return None
-        # The echo goes to the sender even when it is not a member (-n).
-        recipients: Iterable[ConnId] = (
-            *(conn for conn in channel.members if conn != client.conn),
-            *((client.conn,) if echo else ()),
-        )
-        return channel.name, recipients, casefold(channel.name), None
+        # Every member but the sender, in order; list.remove runs in C, where a
+        # generator filtering each member cost a Python step per recipient.
+        members = channel.members
+        recipients = list(members)
+        if client.conn in members:
+            recipients.remove(client.conn)
+        if echo:  # the echo goes to the sender even when it is not a member (-n)
+            recipients.append(client.conn)
+        return channel.name, recipients, key, None
     peer = state.network.user(target)
     if peer is None:
         if not quiet:
@@ -191,10 +197,9 @@ def _route(
     conns.update(dict.fromkeys(s.conn for s in network.sessions(client) if s is not client))
     if echo:
         conns[client.conn] = None
-    recipients = tuple(conns)
     return (
         peer.nick,
-        recipients,
+        tuple(conns),
         # A logged-in side is named by its account: its history follows it across nicks.
         private_key(client.account or client.nick, peer.account or peer.nick),
         (client.session, peer.session),
