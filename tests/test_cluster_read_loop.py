@@ -14,7 +14,6 @@ if TYPE_CHECKING:
     import pytest
 
 
-
 async def test_a_message_from_another_node_is_written_without_waiting_for_the_flusher(
     nursery: trio.Nursery,
     autojump_clock: trio.testing.MockClock,

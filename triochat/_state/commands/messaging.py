@@ -14,7 +14,7 @@ from ..._history.records import HistoryEntry, private_key, recordable
 from ..._irc import numerics as rpl
 from ..._irc.names import casefold, is_channel
 from ..._irc.tags import iso_time, milliseconds, receives_client_tags
-from ..._irc.wire import Message, serialize
+from ..._irc.wire import MAX_BODY_BYTES, Message, serialize
 from ..access import may_speak
 from ..advertised import MAX_TARGETS
 from ..effects import Send
@@ -100,6 +100,8 @@ def _relay(state: ServerState, client: Client, message: Message) -> None:
         if route is None:
             continue
         name, recipients, key, readers = route
+        if command != "TAGMSG" and _too_long_to_relay(state, client, command, name, text):
+            continue
         params = (name,) if command == "TAGMSG" else (name, text)
         msgid = state.new_msgid() if stamp else None
         if command == "TAGMSG":  # only to those who can see tags at all
@@ -114,6 +116,39 @@ def _relay(state: ServerState, client: Client, message: Message) -> None:
         if record and msgid is not None:
             entry = HistoryEntry(now_ms, msgid, key, name, client.source, command, text, readers)
             history.record(state, entry)
+
+
+#: Bytes every relayed line can hold for sure, whatever its characters (4 bytes each at most).
+_ALWAYS_FITS: Final = MAX_BODY_BYTES // 4
+
+
+def _too_long_to_relay(
+    state: ServerState, client: Client, command: str, name: str, text: str
+) -> bool:
+    """True (after a 417) when ``:source COMMAND name :text`` would pass 512 bytes.
+
+    The sender counted its own line; the relayed one carries its whole
+    ``nick!user@host`` too. Cutting the text would change what was said
+    unseen, so the sender is told how much fits (Ergo does the same), even
+    for a NOTICE: a numeric cannot start a loop of automatic replies.
+    """
+    source = client.source
+    size = len(source) + len(command) + len(name) + len(text) + 7  # ":", 2 spaces, " :", CRLF
+    if size <= _ALWAYS_FITS:  # nearly every message: no counting needed
+        return False
+    if text and " " not in text and text[0] != ":":  # sent without the trailing ":"
+        size -= 1
+    if not (source.isascii() and name.isascii() and text.isascii()):
+        size += sum(len(part.encode()) - len(part) for part in (source, name, text))
+    if size <= MAX_BODY_BYTES:
+        return False
+    room = MAX_BODY_BYTES - (size - len(text.encode()))
+    state.replies.numeric(
+        client,
+        rpl.ERR_INPUTTOOLONG,
+        f"Message too long to relay to {name} (at most {max(room, 0)} bytes of text here)",
+    )
+    return True
 
 
 def _tags_size(tags: dict[str, str]) -> int:
