@@ -14,7 +14,6 @@ if TYPE_CHECKING:
     import pytest
 
 
-
 async def test_a_message_from_another_node_is_written_without_waiting_for_the_flusher(
     nursery: trio.Nursery,
     autojump_clock: trio.testing.MockClock,
@@ -36,3 +35,36 @@ async def test_a_message_from_another_node_is_written_without_waiting_for_the_fl
         await alice.send("PRIVMSG #room :hello")
         said = await bob.expect("PRIVMSG")
         assert said.params == ("#room", "hello")
+
+
+async def test_a_node_cut_off_briefly_delivers_what_the_others_logged_meanwhile(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    """A link dropped under load (a store call over its timeout) and made again must not
+    skip the log: b's users get what a's users said meanwhile, which a confirmed to its
+    sender (no FAIL), so missing it would be a silent loss."""
+    with trio.fail_after(60):
+        store = MemoryStore()
+        a = await start_node(nursery, store, "a")
+        b = await start_node(nursery, store, "b")
+        alice = await a.client("alice", channel="#room")
+        bob = await b.client("bob", channel="#room")
+        await alice.expect("JOIN")
+        await alice.send("PRIVMSG #room :before")
+        assert (await bob.expect("PRIVMSG")).params == ("#room", "before")
+        b.cut[0] = True  # shorter than the node timeout: nobody declares b lost
+        down = await bob.expect("NOTICE")
+        assert "lost its link" in down.params[-1]
+        await alice.send("PRIVMSG #room :meanwhile")
+        await alice.send("PING :confirmed")  # waits until a applied its line
+        pong = await alice.expect("PONG")
+        assert pong.params[-1] == "confirmed"
+        assert not [m for m in alice.skipped if m.command == "FAIL"]  # a confirmed it
+        b.cut[0] = False
+        back = await bob.expect("NOTICE")
+        assert "back" in back.params[-1]
+        said = await bob.expect("PRIVMSG")
+        assert said.params == ("#room", "meanwhile")
+        await alice.send("PRIVMSG #room :after")
+        said = await bob.expect("PRIVMSG")
+        assert said.params == ("#room", "after")
