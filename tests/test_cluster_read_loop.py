@@ -9,6 +9,7 @@ import trio.testing
 from cluster_harness import start_node
 
 from triochat._cluster.bus import MemoryStore
+from triochat._cluster.events import Lost
 
 if TYPE_CHECKING:
     import pytest
@@ -68,3 +69,30 @@ async def test_a_node_cut_off_briefly_delivers_what_the_others_logged_meanwhile(
         await alice.send("PRIVMSG #room :after")
         said = await bob.expect("PRIVMSG")
         assert said.params == ("#room", "after")
+
+
+async def test_lines_queued_when_a_node_is_declared_lost_while_alive_are_not_dropped(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    """A node found lost by the others while it was only slow joins again; the lines its
+    users had queued for the log meanwhile still go out (or their sender is told)."""
+    with trio.fail_after(60):
+        store = MemoryStore()
+        a = await start_node(nursery, store, "a")
+        b = await start_node(nursery, store, "b")
+        alice = await a.client("alice", channel="#room")
+        bob = await b.client("bob", channel="#room")
+        await alice.expect("JOIN")
+        a.delay[0] = 1.0  # a slow store: the lines below wait in a's queue
+        await alice.send("PRIVMSG #room :one")
+        await trio.sleep(0.1)  # "one" is being appended; the next two wait behind it
+        await alice.send("PRIVMSG #room :two", "PRIVMSG #room :three")
+        await trio.sleep(0.1)
+        store.append(Lost("a", "node a lost"))  # as b does when a's beat expires
+        a.delay[0] = 0.0
+        heard: list[str] = []
+        while len(heard) < 3:
+            message = await bob.expect("PRIVMSG")
+            heard.append(message.params[-1])
+        assert heard == ["one", "two", "three"]
+        assert not [m for m in alice.skipped if m.command == "FAIL"]

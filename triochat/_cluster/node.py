@@ -495,11 +495,13 @@ class ClusterNode:
         for pending in self.outgoing.cut_off():
             self._unconfirmed(pending, "CLUSTER_UNAVAILABLE")
 
-    async def _join(self, bus: Bus, *, resume: bool = False) -> str:
+    async def _join(self, bus: Bus, *, resume: bool = False, relink: bool = True) -> str:
         """(Re)join the network: re-claim nicks, say hello, burst; the id to read after.
 
         With ``resume`` the log is read on from where this node stopped, so its
         replica stays as it is (every event in between is applied in order).
+        Without ``relink`` (declared lost while linked) what is queued for the log
+        still goes out: nobody was told it failed.
         """
         await bus.beat(self.name, self.settings.timeout)
         try:
@@ -509,9 +511,10 @@ class ClusterNode:
         for nick, conn in self._local_nicks().items():
             if not await bus.claim(nick, self.owner(conn)):
                 await self._rename_to_guest(bus, conn)
-        # What was queued for a link that failed: its senders were told, and the
-        # burst says who is left.
-        self.outgoing.drain()
+        if relink:
+            # What was queued for a link that failed: its senders were told, and the
+            # burst says who is left.
+            self.outgoing.drain()
         if not resume:
             self.replica.restart()
         after = await bus.publish(Hello(self.name))
@@ -586,7 +589,7 @@ class ClusterNode:
                     # Declared lost while alive (a stall longer than the timeout): the
                     # others dropped our users and freed their nicks. Join again.
                     log.warning("cluster: node %s was declared lost; joining again", self.name)
-                    await self._join(bus)
+                    await self._join(bus, relink=False)
             self._read_after = after
             # Write this read's deliveries now rather than in the flusher's next round:
             # every recipient still gets one write for the whole read, and a cross-node
