@@ -9,7 +9,7 @@ import trio.testing
 from cluster_harness import start_node
 
 from triochat._cluster.bus import MemoryStore
-from triochat._cluster.events import Lost
+from triochat._cluster.events import Hello, Line, Lost
 
 if TYPE_CHECKING:
     import pytest
@@ -96,3 +96,31 @@ async def test_lines_queued_when_a_node_is_declared_lost_while_alive_are_not_dro
             heard.append(message.params[-1])
         assert heard == ["one", "two", "three"]
         assert not [m for m in alice.skipped if m.command == "FAIL"]
+
+
+async def test_a_link_dropped_in_the_middle_of_an_entry_applies_the_rest_once(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    """The read loop can be cancelled between two events of one log entry (a store call
+    it makes for one of them fails): on re-link the rest of that entry is applied, and
+    what was applied already is not applied twice."""
+    with trio.fail_after(60):
+        store = MemoryStore()
+        a = await start_node(nursery, store, "a")
+        b = await start_node(nursery, store, "b")
+        alice = await a.client("alice", channel="#room")
+        bob = await b.client("bob", channel="#room")
+        await alice.expect("JOIN")
+        conn = next(c for c, client in a.cluster._local.items() if client.nick == "alice")
+        now = trio.current_time()
+        b.cut[0] = True  # b's wait for the log is already under way; its next call fails
+        store.append(
+            Line("a", int(conn), "PRIVMSG #room :one", now, 0),
+            Hello("c"),  # b answers a newcomer with its burst: that call fails
+            Line("a", int(conn), "PRIVMSG #room :two", now, 0),
+        )
+        assert (await bob.expect("PRIVMSG")).params == ("#room", "one")
+        await bob.expect("NOTICE")  # the link is lost
+        b.cut[0] = False
+        said = await bob.expect("PRIVMSG")
+        assert said.params == ("#room", "two")
