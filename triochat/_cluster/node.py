@@ -450,7 +450,8 @@ class ClusterNode:
                         after = await self._join(bus, resume=resume is not None)
                         if resume is not None:
                             after = resume
-                        else:
+                        else:  # read from the new Hello, even if this link drops at once
+                            self._read_after = after
                             self._last_applied = ("", -1)
                         backoff = 0.1
                         self.bus = bus
