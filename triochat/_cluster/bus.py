@@ -55,6 +55,10 @@ class Bus(Protocol):
         """
         ...
 
+    async def holds(self, entry_id: str) -> bool:
+        """True if the log still has entry ``entry_id`` (not trimmed away, nor wiped)."""
+        ...
+
     async def claim(self, nick: str, owner: str) -> bool:
         """Take casefolded ``nick`` for ``owner``; True if it is free or already ``owner``'s."""
         ...
@@ -198,6 +202,11 @@ class MemoryBus:
 
     async def read(self, after: str, *, wait: float) -> list[Entry]:
         return await self.store.wait_after(after, wait)
+
+    async def holds(self, entry_id: str) -> bool:
+        await trio.lowlevel.checkpoint()
+        self.store.check()
+        return any(held == entry_id for held, _ in self.store.log)
 
     async def claim(self, nick: str, owner: str) -> bool:
         await trio.lowlevel.checkpoint()

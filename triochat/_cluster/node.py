@@ -163,6 +163,10 @@ class ClusterNode:
         self._local: dict[ConnId, Client] = {}
         #: The last entry of the history stream taken into this node's history.
         self._history_after = "0"
+        #: Where reading the log resumes after a dropped link: the last entry whose
+        #: events were all applied here, and the (entry, index) of the last event applied.
+        self._read_after: str | None = None
+        self._last_applied: tuple[str, int] = ("", -1)
         if delivery.accounts is not None:
             delivery.accounts.backend = self.records
         if delivery.services is not None:
@@ -435,7 +439,20 @@ class ClusterNode:
             while True:
                 try:
                     async with self._connect() as bus:
-                        after = await self._join(bus)
+                        # A short drop (a store call over its timeout under load) must
+                        # not skip the log: what the others confirmed to their senders
+                        # meanwhile is read from where this node stopped, when the log
+                        # still holds that entry (not trimmed, nor wiped with the store).
+                        resume = self._read_after
+                        if resume is not None and not await bus.holds(resume):
+                            log.warning("cluster: the log no longer holds %s; not resuming", resume)
+                            resume = None
+                        after = await self._join(bus, resume=resume is not None)
+                        if resume is not None:
+                            after = resume
+                        else:  # read from the new Hello, even if this link drops at once
+                            self._read_after = after
+                            self._last_applied = ("", -1)
                         backoff = 0.1
                         self.bus = bus
                         log.info("cluster: node %s linked", self.name)
@@ -479,8 +496,14 @@ class ClusterNode:
         for pending in self.outgoing.cut_off():
             self._unconfirmed(pending, "CLUSTER_UNAVAILABLE")
 
-    async def _join(self, bus: Bus) -> str:
-        """(Re)join the network: re-claim nicks, say hello, burst; the id to read after."""
+    async def _join(self, bus: Bus, *, resume: bool = False, relink: bool = True) -> str:
+        """(Re)join the network: re-claim nicks, say hello, burst; the id to read after.
+
+        With ``resume`` the log is read on from where this node stopped, so its
+        replica stays as it is (every event in between is applied in order).
+        Without ``relink`` (declared lost while linked) what is queued for the log
+        still goes out: nobody was told it failed.
+        """
         await bus.beat(self.name, self.settings.timeout)
         try:
             await self._load_records(bus)
@@ -489,10 +512,12 @@ class ClusterNode:
         for nick, conn in self._local_nicks().items():
             if not await bus.claim(nick, self.owner(conn)):
                 await self._rename_to_guest(bus, conn)
-        # What was queued for a link that failed: its senders were told, and the
-        # burst says who is left.
-        self.outgoing.drain()
-        self.replica.restart()
+        if relink:
+            # What was queued for a link that failed: its senders were told, and the
+            # burst says who is left.
+            self.outgoing.drain()
+        if not resume:
+            self.replica.restart()
         after = await bus.publish(Hello(self.name))
         await bus.publish(self.replica.burst())
         return after
@@ -520,8 +545,14 @@ class ClusterNode:
             entries = await bus.read(after, wait=1.0)
             index = 0
             for stream_id, event in entries:
-                index = index + 1 if stream_id == after else 0
+                if stream_id == after:
+                    index += 1
+                else:
+                    index = 0
+                    self._read_after = after  # every event of the entry before is applied
                 after = stream_id
+                if stream_id == self._last_applied[0] and index <= self._last_applied[1]:
+                    continue  # applied before the link dropped in the middle of this entry
                 entry_id = f"{stream_id}.{index}"  # unique per event: message ids are made from it
                 if isinstance(event, Lost | Bye) and event.node != self.name:
                     # Free the nicks before anyone hears the QUITs, so they can be taken at once.
@@ -533,6 +564,7 @@ class ClusterNode:
                 if event.node == self.name:
                     self._keep_history(effects)
                 asks = self.delivery.apply(effects)
+                self._last_applied = (stream_id, index)
                 self.events_applied += 1
                 if event.node != self.name:
                     # A ban or a registered room to save: the shared store is one, and
@@ -558,7 +590,8 @@ class ClusterNode:
                     # Declared lost while alive (a stall longer than the timeout): the
                     # others dropped our users and freed their nicks. Join again.
                     log.warning("cluster: node %s was declared lost; joining again", self.name)
-                    await self._join(bus)
+                    await self._join(bus, relink=False)
+            self._read_after = after
             # Write this read's deliveries now rather than in the flusher's next round:
             # every recipient still gets one write for the whole read, and a cross-node
             # message waits one scheduling round less (it already waited for Redis).

@@ -155,6 +155,10 @@ class RedisBus:
                 entries.extend((entry_id, event) for event in events)
         return entries
 
+    async def holds(self, entry_id: str) -> bool:
+        entries = await self._call(self.client.xrange(LOG_KEY, entry_id, entry_id, count=1))
+        return bool(entries)
+
     async def claim(self, nick: str, owner: str) -> bool:
         result = await self._call(
             self.client.eval(_CLAIM, keys=[nick_key(nick)], args=[owner, self.nick_ttl_ms])
