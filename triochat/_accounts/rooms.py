@@ -7,8 +7,10 @@ back when a JOIN creates the room again. No I/O and no trio here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final, Literal, TypeAlias
+
+from .._irc.names import casefold
 
 __all__ = [
     "ACCESS_LEVELS",
@@ -66,6 +68,16 @@ class Room:
     limit: int | None = None
     lists: tuple[ListEntry, ...] = ()
     access: tuple[AccessEntry, ...] = ()
+
+
+def after_account_dropped(room: Room, founder_id: int, account_key: str) -> Room | None:
+    """``room`` once account ``founder_id`` (casefolded name ``account_key``) is dropped:
+    None if that account founded it (it is no longer registered), else ``room`` without
+    the account on its access list (whoever registers the name next inherits nothing)."""
+    if room.founder_id == founder_id:
+        return None
+    kept = tuple(entry for entry in room.access if casefold(entry.account) != account_key)
+    return room if len(kept) == len(room.access) else replace(room, access=kept)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,12 +18,19 @@ The node's link may be down: every call then raises
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Final
 
 from .._accounts.backend import AccountsUnavailable
 from .._accounts.records import Account, ScramCredentials
-from .._accounts.rooms import AccessEntry, ListEntry, Room, RoomDrop, RoomRegister, RoomReply
+from .._accounts.rooms import (
+    AccessEntry,
+    ListEntry,
+    Room,
+    RoomDrop,
+    RoomRegister,
+    RoomReply,
+    after_account_dropped,
+)
 from .._irc.names import casefold
 from .._state.questions import ServerBan
 from .bus import BusUnavailable
@@ -162,14 +169,12 @@ class SharedRecords:
             if text is None:
                 continue
             room = _room_from_json(text)
-            if room.founder_id == account_id:
+            after = after_account_dropped(room, account_id, key)
+            if after is None:
                 await bus.index_delete(ROOMS, room_key)
                 await bus.delete_record(_room_key(room_key))
-                continue
-            kept = tuple(entry for entry in room.access if casefold(entry.account) != key)
-            if len(kept) != len(room.access):
-                changed = _room_json(replace(room, access=kept))
-                await bus.put_record(_room_key(room_key), changed, only="existing")
+            elif after is not room:
+                await bus.put_record(_room_key(room_key), _room_json(after), only="existing")
 
     async def _update(
         self, account_id: int, change: Callable[[dict[str, Any]], None]

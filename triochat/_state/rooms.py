@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Final
 
-from .._accounts.rooms import ListEntry, RoomSave
+from .._accounts.rooms import ListEntry, RoomSave, after_account_dropped
 from .._irc.names import casefold
 from .._irc.wire import Message
 from .access import MaskEntry, MaskList
@@ -73,14 +73,15 @@ class Rooms:
         """An account was dropped: unregister the rooms it founded (their names, sorted) and
         take it off every access list, as the store did."""
         key = casefold(account)
-        founded = sorted(r.name for r in self.registered.values() if r.founder_id == founder_id)
-        for name in founded:
-            self.drop(name)
+        founded = []
         for room in list(self.registered.values()):
-            kept = tuple(entry for entry in room.access if casefold(entry.account) != key)
-            if len(kept) != len(room.access):
-                self.put(replace(room, access=kept))
-        return founded
+            after = after_account_dropped(room, founder_id, key)
+            if after is None:
+                founded.append(room.name)
+                self.drop(room.name)
+            elif after is not room:
+                self.put(after)
+        return sorted(founded)
 
 
 def snapshot(room: Room, channel: Channel) -> Room:
